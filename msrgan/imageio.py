@@ -1,0 +1,78 @@
+"""Reading microscopy images (TIFF incl. LZW/deflate, PNG, JPEG, optionally .gz) and writing lossless PNG."""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from msrgan.atomic import atomic_path
+from msrgan.errors import fail
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+def image_suffix(path: str | os.PathLike) -> str:
+    """'.tif' for 'a.tif' and 'a.tif.gz'; '' for anything that is not an image we read."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    return suffix if suffix in IMAGE_SUFFIXES else ""
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Pixels as stored (uint8 or uint16; HxW or HxWxC with C last, RGB order). UserError naming the file otherwise."""
+    path = Path(path)
+    suffix = image_suffix(path)
+    if not suffix:
+        fail(f"{path}: not a supported image (TIFF, PNG, JPEG, optionally .gz)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror or exc})")
+    if not data:
+        fail(f"{path}: empty file (0 bytes)")
+    if path.name.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            fail(f"{path}: broken gzip data ({exc})")
+    try:
+        if suffix in (".tif", ".tiff"):
+            image = tifffile.imread(io.BytesIO(data))
+        else:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise ValueError("cannot decode")
+            if image.ndim == 3:  # OpenCV gives BGR(A)
+                image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken or truncated file
+        fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
+    image = np.asarray(image)
+    if image.dtype not in (np.uint8, np.uint16):
+        fail(f"{path}: unsupported pixel type {image.dtype} (expected 8- or 16-bit unsigned integers)")
+    return image
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Lossless PNG (uint8/uint16, gray or RGB), written atomically."""
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    with atomic_path(path) as tmp:
+        ok, buf = cv2.imencode(".png", image)
+        if not ok:
+            raise RuntimeError(f"cannot encode {path} as PNG")
+        tmp.write_bytes(buf.tobytes())
+
+
+def read_png_rgb(path: str | os.PathLike) -> np.ndarray:
+    """A pipeline PNG (HR, LR or merged) as HxWx3 uint8 RGB."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        fail(f"{path}: missing or unreadable PNG")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
