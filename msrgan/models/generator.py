@@ -1,0 +1,88 @@
+"""SRResNet generator (Ledig et al. 2017): residual blocks, global skip, x2 pixel-shuffle upsamplers.
+
+Images go in and out as float tensors in [0, 1], N x 3 x H x W -> N x 3 x sH x sW. With `residual=True` the network
+predicts a correction on top of the bicubic-upscaled input, which trains much faster on a CPU budget.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msrgan.atomic import atomic_path
+from msrgan.errors import fail
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    blocks: int = 16
+    channels: int = 64
+    scale: int = 4
+    in_channels: int = 3
+    residual: bool = True
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.PReLU(channels),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class Generator(nn.Module):
+    def __init__(self, config: GeneratorConfig = GeneratorConfig()):
+        super().__init__()
+        steps = int(math.log2(config.scale))
+        if 2**steps != config.scale:
+            raise ValueError(f"scale must be a power of two, got {config.scale}")
+        c = config.channels
+        self.config = config
+        self.head = nn.Sequential(nn.Conv2d(config.in_channels, c, 9, padding=4), nn.PReLU(c))
+        self.blocks = nn.Sequential(*(ResidualBlock(c) for _ in range(config.blocks)))
+        self.neck = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
+        self.upsample = nn.Sequential(*(
+            layer for _ in range(steps) for layer in (nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c))
+        ))
+        self.tail = nn.Conv2d(c, config.in_channels, 9, padding=4)
+        if config.residual:  # start as plain bicubic: the network only has to learn the correction
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        features = self.head(lr)
+        out = self.tail(self.upsample(features + self.neck(self.blocks(features))))
+        if self.config.residual:
+            out = out + F.interpolate(lr, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
+        return out
+
+
+def save_generator(path: str | os.PathLike, model: Generator, **meta) -> None:
+    """Everything inference needs in one file: architecture, weights, and free-form metadata (normalisation, ...)."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"kind": "msrgan-generator", "config": asdict(model.config), "state_dict": state, "meta": meta}, tmp)
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+    """(generator in eval mode, its metadata); a missing or foreign file is a UserError naming it."""
+    if not os.path.isfile(path):
+        fail(f"{path}: generator file not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means this is not our file
+        fail(f"{path}: not a readable generator file ({type(exc).__name__})")
+    if not isinstance(blob, dict) or blob.get("kind") != "msrgan-generator":
+        fail(f"{path}: not an mSRGAN generator file (save it with msrgan.models.generator.save_generator)")
+    model = Generator(GeneratorConfig(**blob["config"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval(), dict(blob.get("meta", {}))
