@@ -54,13 +54,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken or truncated file
         fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
     image = np.asarray(image)
+    if image.size == 0:   # e.g. a TIFF header without pages
+        fail(f"{path}: not a readable image, truncated or corrupt (no pixel data)")
     if image.dtype not in (np.uint8, np.uint16):
         fail(f"{path}: unsupported pixel type {image.dtype} (expected 8- or 16-bit unsigned integers)")
     return image
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Lossless PNG (uint8/uint16, gray or RGB), written atomically."""
+    """Lossless PNG (uint8/uint16, gray or RGB), written atomically (OpenCV's default: zlib level 1, RLE: fast)."""
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     with atomic_path(path) as tmp:

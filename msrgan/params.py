@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from msrgan.errors import fail
 
@@ -18,6 +18,7 @@ class Section(BaseModel):
 class SyntheticSource(Section):
     n_fov: int = Field(240, ge=1)
     size: int = Field(512, ge=64)          # FOV side in pixels at native resolution
+    workers: int = Field(2, ge=1)          # processes; the files do not depend on it
 
 
 class LocalSource(Section):
@@ -46,6 +47,13 @@ class Merge(Section):
     percentiles: tuple[float, float] = (0.1, 99.9)                    # 16-bit -> 8-bit normalisation
     sample_pixels: int = Field(262144, ge=1024)                       # subsample for the percentiles
 
+    @field_validator("percentiles")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1] <= 100:
+            raise ValueError("expected [low, high] with 0 <= low < high <= 100")
+        return value
+
 
 # ---------------------------------------------------------------- prepare
 class Split(Section):
@@ -61,6 +69,115 @@ class Prepare(Section):
     tile_min_foreground: float = Field(0.05, ge=0, le=1)   # tiles mode: skip tiles with less signal than this
     split: Split = Split()
 
+
+# ---------------------------------------------------------------- training: train_vgg, train_srresnet, train_srgan
+class Augment(Section):
+    flips: bool = True                                # random horizontal/vertical flips
+    rot90: bool = True                                # random multiples of 90 degrees
+    intensity: float = Field(0.1, ge=0, lt=1)         # brightness x U(1-v, 1+v), the same for LR and HR
+
+
+class Training(Section):
+    """What every training stage has: schedule, validation, checkpoints, device. Batch size is per process."""
+    iterations: int = Field(500, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: float = Field(0.05, ge=0, lt=1)          # fraction of the iterations with a linear warm-up
+    decay: Literal["cosine", "constant"] = "cosine"
+    min_lr: float = Field(0.05, ge=0, le=1)           # cosine floor as a fraction of lr
+    log_every: int = Field(10, ge=1)
+    val_every: int = Field(50, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    augment: Augment = Augment()
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"   # auto: bf16 autocast where the hardware supports it
+    channels_last: bool = True
+
+
+class TrainVGG(Training):
+    width: int = Field(16, ge=1)                      # first-block channels (VGG19: 64)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    max_pos_weight: float = Field(10.0, ge=1)         # cap of the per-class BCE weight (negatives / positives)
+    threshold: float = Field(0.5, gt=0, lt=1)         # sigmoid threshold for the F1 scores
+
+
+class TrainSRResNet(Training):
+    blocks: int = Field(8, ge=1)                      # residual blocks (paper: 16)
+    channels: int = Field(48, ge=1)                   # (paper: 64)
+    residual: bool = True                             # predict a correction over bicubic
+    crop: int = Field(0, ge=0)                        # random LR crop side for training; 0 = whole tile
+    select: Literal["best", "last"] = "best"          # keep the best-val-PSNR generator or the last one
+
+
+class Discriminator(Section):
+    channels: int = Field(32, ge=1)                   # first conv width (paper: 64), doubled every two blocks
+    head: Literal["gap", "dense"] = "gap"             # global average pooling, or the paper's dense layer
+    dense: int = Field(1024, ge=1)                    # hidden units of the head (paper: 1024)
+
+
+class GanLoss(Section):
+    alpha: float = Field(1.0, ge=0)                   # pixel MSE weight
+    beta: float = Field(0.006, ge=0)                  # miniVGG19 content weight
+    adversarial: float = Field(0.001, ge=0)           # adversarial weight (gamma)
+    gan_type: Literal["vanilla", "lsgan", "ragan"] = "lsgan"
+    content_blocks: tuple[int, ...] = (1, 2, 3, 4, 5)  # miniVGG19 blocks whose last conv the content loss compares
+
+
+class TrainSRGAN(Training):
+    lr_d: float = Field(1e-4, gt=0)                   # discriminator lr (`lr` is the generator's)
+    crop: int = Field(0, ge=0)
+    select: Literal["best", "last"] = "last"
+    discriminator: Discriminator = Discriminator()
+    loss: GanLoss = GanLoss()
+
+
+# ---------------------------------------------------------------- evaluate, segment
+class Evaluate(Section):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(16, ge=1)                              # LR images per generator forward pass
+    nrmse_percentiles: tuple[float, float] = (0.1, 99.9)           # CARE's ground-truth normalisation
+    frc_threshold: float = Field(1 / 7, gt=0, lt=1)                # FRC resolution criterion
+    perceptual_blocks: tuple[int, ...] = (2, 3, 4)                 # miniVGG19 blocks of the perceptual distance
+    examples: int = Field(4, ge=1)                                 # test images in the example grid
+    bootstrap: int = Field(2000, ge=100)                           # resamples for the CIs of median differences
+    alpha: float = Field(0.05, gt=0, lt=1)                         # significance level after Holm correction
+
+    @field_validator("perceptual_blocks")
+    @classmethod
+    def _blocks(cls, v):
+        if not v or any(not 1 <= b <= 5 for b in v):
+            raise ValueError("expected block numbers among 1..5")
+        return v
+
+    @field_validator("nrmse_percentiles")
+    @classmethod
+    def _percentiles(cls, v):
+        if not 0 <= v[0] < v[1] <= 100:
+            raise ValueError("expected [low, high] with 0 <= low < high <= 100")
+        return v
+
+
+class NucleiSegmentation(Section):
+    sigma: float = Field(1.0, ge=0)                                # smoothing of the DAPI channel, HR pixels
+    min_area: int = Field(8, ge=1)                                 # smaller objects are dropped, HR pixels
+    min_distance: int = Field(4, ge=1)                             # least distance between nucleus centres
+
+
+class CellSegmentation(Section):
+    sigma: float = Field(1.0, ge=0)                                # smoothing of the microtubule channel
+    threshold_scale: float = Field(0.6, gt=0)                      # x Otsu level for the cell foreground
+    distance_weight: float = Field(1.0, ge=0)                      # distance-from-nucleus term of the watershed
+    min_area: int = Field(20, ge=1)
+
+
+class Segment(Section):
+    nuclei: NucleiSegmentation = NucleiSegmentation()
+    cells: CellSegmentation = CellSegmentation()
+    match_iou: float = Field(0.5, ge=0.5, lt=1)                    # object-level F1: IoU above this is a match
+    examples: int = Field(3, ge=1)                                 # test images in the overlay figure
+    bootstrap: int = Field(2000, ge=100)
+    alpha: float = Field(0.05, gt=0, lt=1)
 
 def load_params(path: str | Path = "params.yaml") -> dict:
     """The raw params.yaml as a dict; a missing or unparsable file is a UserError."""
@@ -80,6 +197,11 @@ SECTIONS: dict[str, type[Section]] = {
     "fetch": Fetch,
     "merge": Merge,
     "prepare": Prepare,
+    "train_vgg": TrainVGG,
+    "train_srresnet": TrainSRResNet,
+    "train_srgan": TrainSRGAN,
+    "evaluate": Evaluate,
+    "segment": Segment,
 }
 
 
@@ -102,5 +224,5 @@ def parse_section(name: str, values: dict, path: str | Path = "params.yaml") -> 
         err = exc.errors()[0]
         key = ".".join([name, *(str(p) for p in err["loc"])])
         got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" and "input" in err else ""
-        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         fail(f"{path}: {key}: {message}{got}")

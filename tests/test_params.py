@@ -1,0 +1,47 @@
+"""Typed params: the shipped params.yaml parses; unknown or ill-typed keys are one-line errors naming the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from msrgan.errors import UserError
+from msrgan.params import SECTIONS, load_params, parse_section, section
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_params_parse_with_every_section():
+    data = load_params(REPO / "params.yaml")
+    assert isinstance(data["seed"], int)
+    for name in SECTIONS:
+        seed, params = section(name, REPO / "params.yaml")
+        assert seed == data["seed"] and params == parse_section(name, data.get(name) or {})
+    fetch = parse_section("fetch", data["fetch"])
+    assert fetch.local.layout == "auto" and data["prepare"]["hr_size"] == 96 and data["prepare"]["scale"] == 4
+
+
+@pytest.mark.parametrize("text, message", [
+    ("prepare:\n  hr_sise: 64\n", "p.yaml: prepare.hr_sise: unknown key"),
+    ("prepare:\n  split:\n    vall: 0.1\n", "p.yaml: prepare.split.vall: unknown key"),
+    ("prepare:\n  hr_size: big\n", "p.yaml: prepare.hr_size: "),
+    ("prepare:\n  split:\n    test: 1.5\n", "p.yaml: prepare.split.test: "),
+    ("fetch:\n  local:\n    layout: zip\n", "p.yaml: fetch.local.layout: "),
+    ("merge:\n  percentiles: [99, 1]\n", "p.yaml: merge.percentiles: expected [low, high] with 0 <= low < high"),
+    ("merge:\n  rgb: [red, green]\n", "p.yaml: merge.rgb"),
+    ("seed: one\n", "p.yaml: seed: expected an integer"),
+    ("fetsh: {}\n", "p.yaml: unknown section 'fetsh'"),
+    ("prepare: [1\n", "p.yaml: not valid YAML"),
+])
+def test_bad_params_name_the_key(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text(text)
+    name = text.split(":")[0] if text.split(":")[0] in SECTIONS else "prepare"
+    with pytest.raises(UserError) as err:
+        section(name, "p.yaml")
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(UserError, match="params file not found"):
+        section("fetch", tmp_path / "none.yaml")
