@@ -1,0 +1,93 @@
+"""The evaluate stage: upscale every test LR image with every method, keep the SR images, score them against HR."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from msrgan.atomic import atomic_dir, atomic_path, write_text
+from msrgan.errors import fail
+from msrgan.evaluation import figures
+from msrgan.evaluation.metrics import METRICS, PerceptualDistance, frc_curve, image_metrics
+from msrgan.evaluation.predict import resolve_device, upscalers
+from msrgan.evaluation.testset import load_test_split
+from msrgan.imageio import read_png_rgb, write_png
+from msrgan.models.minivgg import load_minivgg
+from msrgan.statistics import as_records, compare
+
+GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
+COMPARISONS = (("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet"))
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no inf/NaN: a mean that is not a number is written as null."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
+             sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
+    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means), evaluate_per_image.csv, evaluate_tests.json
+    and the figures; return the per-image table."""
+    torch.manual_seed(seed)
+    models, metrics_dir = Path(models), Path(metrics_dir)
+    items = load_test_split(processed)
+    lrs = [read_png_rgb(item.lr) for item in items]
+    hrs = [read_png_rgb(item.hr) for item in items]
+    for item, lr, hr in zip(items, lrs, hrs):
+        if hr.shape[0] % lr.shape[0] or hr.shape[0] // lr.shape[0] != hr.shape[1] // lr.shape[1]:
+            fail(f"{item.lr}: LR {lr.shape[1]}x{lr.shape[0]} is not an integer downscale of HR "
+                 f"{hr.shape[1]}x{hr.shape[0]}")
+    scales = {hr.shape[0] // lr.shape[0] for lr, hr in zip(lrs, hrs)}
+    if len(scales) > 1:
+        fail(f"{processed}: test images have mixed scales {sorted(scales)}")
+    scale = scales.pop()
+    device = resolve_device(params.device)
+    methods = upscalers({m: str(models / f) for m, f in GENERATORS.items()}, scale, device, params.batch_size)
+    vgg, _ = load_minivgg(models / "minivgg.pt", device)
+    perceptual = PerceptualDistance(vgg, tuple(params.perceptual_blocks), device)
+
+    rows, srs, frc_sums = [], {}, {}
+    with atomic_dir(sr_out) as tmp:
+        for method, upscale in methods.items():
+            srs[method] = upscale(lrs)
+            distances = perceptual(np.stack(hrs), np.stack(srs[method])) if _same_shape(hrs) else \
+                np.array([perceptual(hr, sr)[0] for hr, sr in zip(hrs, srs[method])])
+            for item, lr, hr, sr, dist in tqdm(list(zip(items, lrs, hrs, srs[method], distances)),
+                                               desc=f"evaluate {method}", leave=False):
+                write_png(tmp / method / f"{item.id}.png", sr)
+                values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold)
+                rows.append({"id": item.id, "method": method, **values, "perceptual": float(dist)})
+                if hr.shape[:2] == hrs[0].shape[:2]:  # mean FRC curve over same-size images, for the figure
+                    curve = np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0)
+                    frc_sums[method] = frc_sums.get(method, 0) + curve
+    table = pd.DataFrame(rows, columns=["id", "method", *METRICS])
+
+    summary = {m: {k: finite_or_none(table.loc[table["method"] == m, k].replace([np.inf, -np.inf], np.nan).mean())
+                   for k in METRICS} for m in methods}
+    tests = compare(table, {k: METRICS[k][2] for k in METRICS}, COMPARISONS, seed=seed, n_boot=params.bootstrap,
+                    alpha=params.alpha)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    write_text(metrics_dir / "evaluate.json", json.dumps(summary, indent=2) + "\n")
+    write_text(metrics_dir / "evaluate_tests.json",
+               json.dumps({"n_images": len(items), "alpha": params.alpha, "tests": as_records(tests)},
+                          indent=2, allow_nan=False, default=str) + "\n")
+    with atomic_path(metrics_dir / "evaluate_per_image.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+
+    freq = np.arange(len(next(iter(frc_sums.values())))) / min(hrs[0].shape[:2]) if frc_sums else None
+    n_same = sum(hr.shape[:2] == hrs[0].shape[:2] for hr in hrs)
+    figures.examples_grid(metrics_dir / "examples.png", items, lrs, hrs, srs, table, params.examples)
+    figures.metric_distributions(metrics_dir / "metric_distributions.png", table, list(methods))
+    if freq is not None:
+        figures.frc_curves(metrics_dir / "frc_curves.png", freq, {m: s / n_same for m, s in frc_sums.items()},
+                           params.frc_threshold, scale)
+    return table
+
+
+def _same_shape(images: list[np.ndarray]) -> bool:
+    return len({im.shape for im in images}) == 1

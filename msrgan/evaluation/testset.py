@@ -1,0 +1,46 @@
+"""The held-out test split of data/processed/ as evaluate and segment read it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from msrgan.errors import fail
+
+
+@dataclass(frozen=True)
+class TestImage:
+    id: str
+    hr: Path
+    lr: Path
+    nuclei_mask: Path | None   # true label images at HR size, where the data has them
+    cell_mask: Path | None
+
+
+def load_test_split(processed: str | Path) -> list[TestImage]:
+    """Test rows of `processed`/index.csv, sorted by id, with every file checked to exist."""
+    processed = Path(processed)
+    index = processed / "index.csv"
+    if not index.is_file():
+        fail(f"{index}: not found (run the prepare stage first)")
+    table = pd.read_csv(index, dtype=str, keep_default_na=False)
+    missing = {"id", "split"} - set(table.columns)
+    if missing:
+        fail(f"{index}: missing column(s) {', '.join(sorted(missing))}")
+    rows = table[table["split"] == "test"].sort_values("id")
+    if rows.empty:
+        fail(f"{index}: no rows with split 'test' (raise prepare.split.test or add images)")
+    out = []
+    for row in rows.to_dict("records"):
+        def mask(column: str) -> Path | None:
+            rel = str(row.get(column, "") or "").strip()
+            return processed / rel if rel else None
+        item = TestImage(id=row["id"], hr=processed / "test" / "hr" / f"{row['id']}.png",
+                         lr=processed / "test" / "lr" / f"{row['id']}.png",
+                         nuclei_mask=mask("nuclei_mask"), cell_mask=mask("cell_mask"))
+        for path in (item.hr, item.lr, item.nuclei_mask, item.cell_mask):
+            if path is not None and not path.is_file():
+                fail(f"{path}: listed in {index} for test image '{item.id}' but missing")
+        out.append(item)
+    return out

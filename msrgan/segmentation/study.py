@@ -1,0 +1,106 @@
+"""The segment stage: segment HR and every method's SR images the same way, score them against the reference,
+test the differences, draw the figures and write the report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from msrgan.atomic import atomic_path, write_text
+from msrgan.errors import fail
+from msrgan.evaluation.report import write_report
+from msrgan.evaluation.testset import load_test_split
+from msrgan.imageio import read_image, read_png_rgb
+from msrgan.segmentation import figures
+from msrgan.segmentation.scores import scores
+from msrgan.segmentation.segment import CellSettings, NucleiSettings, segment
+from msrgan.statistics import as_records, compare
+
+SR_METHODS = ("bicubic", "srresnet", "msrgan")
+COMPARISONS = (("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet"))
+TARGETS = ("nuclei", "cells")
+SCORES = {"dice": True, "iou": True, "f1": True, "count_error": False}   # name -> higher is better
+
+
+def _mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    mask = read_image(path)
+    if mask.ndim != 2 or mask.shape != shape:
+        fail(f"{path}: true mask of shape {mask.shape} does not match the HR image {shape}")
+    return mask.astype(np.int32)
+
+
+def segment_study(params, seed: int, processed: str | Path = "data/processed", sr_dir: str | Path = "data/sr",
+                  metrics_dir: str | Path = "metrics") -> pd.DataFrame:
+    """Write metrics/segment.json, segment_tests.json, segment_per_image.csv, the overlay and score figures and metrics/report.md."""
+    sr_dir, metrics_dir = Path(sr_dir), Path(metrics_dir)
+    items = load_test_split(processed)
+    nuclei_settings = NucleiSettings(**params.nuclei.model_dump())
+    cell_settings = CellSettings(**params.cells.model_dump())
+    # the truth where every test image has it, else the segmentation of HR (said in the output)
+    reference = {"nuclei": "truth" if all(it.nuclei_mask for it in items) else "hr_segmentation",
+                 "cells": "truth" if all(it.cell_mask for it in items) else "hr_segmentation"}
+    methods = (("hr",) if "truth" in reference.values() else ()) + SR_METHODS
+
+    rows, shown = [], {}
+    for item in tqdm(items, desc="segment", leave=False):
+        hr = read_png_rgb(item.hr)
+        images = {"hr": hr}
+        for m in SR_METHODS:
+            path = sr_dir / m / f"{item.id}.png"
+            if not path.is_file():
+                fail(f"{path}: SR image missing (run the evaluate stage first)")
+            images[m] = read_png_rgb(path)
+            if images[m].shape != hr.shape:
+                fail(f"{path}: size {images[m].shape[:2]} differs from HR {hr.shape[:2]}")
+        labels = {m: dict(zip(TARGETS, segment(im, nuclei_settings, cell_settings))) for m, im in images.items()}
+        refs = {
+            "nuclei": _mask(item.nuclei_mask, hr.shape[:2]) if reference["nuclei"] == "truth" else labels["hr"]["nuclei"],
+            "cells": _mask(item.cell_mask, hr.shape[:2]) if reference["cells"] == "truth" else labels["hr"]["cells"],
+        }
+        for m in methods:
+            row = {"id": item.id, "method": m}
+            for target in TARGETS:
+                if m == "hr" and reference[target] != "truth":
+                    values = dict.fromkeys(("dice", "iou", "f1", "count", "count_ref", "count_error"), np.nan)
+                else:
+                    values = scores(labels[m][target], refs[target], params.match_iou)
+                row.update({f"{target}_{k}": v for k, v in values.items()})
+            rows.append(row)
+        shown[item.id] = (images, labels, refs)
+    table = pd.DataFrame(rows)
+
+    score_columns = [f"{t}_{s}" for t in TARGETS for s in SCORES]
+    summary: dict = {"reference": {**reference, "n_images": len(items)}}
+    for m in methods:
+        part = table[table["method"] == m]
+        summary[m] = {c: _num(part[c].mean()) for c in score_columns if part[c].notna().any()}
+    tests = compare(table, {f"{t}_{s}": h for t in TARGETS for s, h in SCORES.items()}, COMPARISONS, seed=seed,
+                    n_boot=params.bootstrap, alpha=params.alpha)
+    records = as_records(tests)
+    # the headline numbers of each test here (dvc metrics diff stays readable), every detail in segment_tests.json
+    summary["tests"] = {}
+    for t in records:
+        summary["tests"].setdefault(f"{t['method']}_vs_{t['baseline']}", {})[t["metric"]] = {
+            "median_diff": t["median_diff"], "p_holm": t["p_holm"]}
+
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    write_text(metrics_dir / "segment.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    write_text(metrics_dir / "segment_tests.json",
+               json.dumps({"n_images": len(items), "alpha": params.alpha, "reference": reference, "tests": records},
+                          indent=2, allow_nan=False) + "\n")
+    with atomic_path(metrics_dir / "segment_per_image.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    ids = [it.id for it in items]
+    chosen = figures.pick_by_score(ids, table[table["method"] == "msrgan"].set_index("id")["nuclei_dice"],
+                                   params.examples)
+    figures.overlay(metrics_dir / "segmentation_overlay.png", [(ids[i], *shown[ids[i]]) for i in chosen], reference)
+    figures.score_boxplots(metrics_dir / "segmentation_scores.png", table, list(methods), reference)
+    write_report(metrics_dir)
+    return table
+
+
+def _num(value) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None

@@ -1,0 +1,6 @@
+"""segment: the segmentation study on HR and SR images, its statistics, and metrics/report.md."""
+from msrgan.segmentation.study import segment_study
+from msrgan.stage import run_stage
+
+run_stage("segment", lambda seed, params: segment_study(params, seed, processed="data/processed", sr_dir="data/sr",
+                                                        metrics_dir="metrics"))

@@ -1,0 +1,166 @@
+"""End to end: the evaluate and segment stages on a tiny drawn processed folder with tiny models."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import ndimage as ndi
+
+from msrgan.errors import UserError
+from msrgan.imageio import read_png_rgb, write_png
+from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
+from msrgan.params import parse_section
+
+
+def draw_field(rng: np.random.Generator, size: int = 96, n_cells: int = 7):
+    """An RGB fluorescence-like image (R microtubules, G protein, B nucleus) with its true nucleus and cell masks."""
+    yy, xx = np.mgrid[:size, :size]
+    centres = []
+    while len(centres) < n_cells:
+        c = rng.uniform(8, size - 8, 2)
+        if all(np.hypot(*(c - d)) > 22 for d in centres) or len(centres) == 0:
+            centres.append(c)
+        if rng.random() < 0.01:   # crowded: accept fewer cells
+            break
+    nuclei = np.zeros((size, size), np.uint16)
+    for k, (cy, cx) in enumerate(centres, start=1):
+        a, b, t = rng.uniform(5, 7.5), rng.uniform(3.5, 5.5), rng.uniform(0, np.pi)
+        u = (yy - cy) * np.cos(t) + (xx - cx) * np.sin(t)
+        v = -(yy - cy) * np.sin(t) + (xx - cx) * np.cos(t)
+        nuclei[(u / a) ** 2 + (v / b) ** 2 <= 1] = k
+    # cells: the nearest nucleus within reach (a Voronoi partition cut off at a radius)
+    dist, (iy, ix) = ndi.distance_transform_edt(nuclei == 0, return_indices=True)
+    cells = np.where(dist < rng.uniform(7, 10), nuclei[iy, ix], 0).astype(np.uint16)
+    edge = ndi.distance_transform_edt(cells > 0)
+    blue = np.where(nuclei > 0, rng.uniform(140, 220, n_cells + 1)[nuclei], 0) * (1 + 0.15 * rng.standard_normal((size, size)))
+    texture = ndi.gaussian_filter(rng.standard_normal((size, size)), 1.2)
+    red = np.where(cells > 0, 70 + 90 * np.clip(texture, 0, None) * 3, 0) * np.clip(edge / 3, 0, 1)
+    green = np.where(cells > 0, 30 + 60 * (ndi.gaussian_filter(rng.random((size, size)), 0.8) > 0.55), 0)
+    image = np.stack([red, green, blue], axis=-1)
+    image = ndi.gaussian_filter(image, (1.0, 1.0, 0)) + rng.normal(0, 4, image.shape) + 8
+    return np.clip(image, 0, 255).astype(np.uint8), nuclei, cells
+
+
+def make_processed(root: Path, n_test: int = 6, seed: int = 0, size: int = 96, masks: bool = True) -> Path:
+    """data/processed layout: test/{hr,lr}/<id>.png, masks/<id>_{nuclei,cells}.png, index.csv (plus a train row)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_test + 1):
+        fid = f"fov{i:03d}"
+        split = "train" if i == n_test else "test"
+        hr, nuclei, cells = draw_field(rng, size)
+        lr = cv2.resize(hr, (size // 4, size // 4), interpolation=cv2.INTER_CUBIC)
+        write_png(root / split / "hr" / f"{fid}.png", hr)
+        write_png(root / split / "lr" / f"{fid}.png", lr)
+        row = {"id": fid, "split": split, "labels": "0", "fov": fid, "nuclei_mask": "", "cell_mask": ""}
+        if masks:
+            write_png(root / "masks" / f"{fid}_nuclei.png", nuclei)
+            write_png(root / "masks" / f"{fid}_cells.png", cells)
+            row.update(nuclei_mask=f"masks/{fid}_nuclei.png", cell_mask=f"masks/{fid}_cells.png")
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(root / "index.csv", index=False)
+    return root
+
+
+def make_models(root: Path, seed: int = 0) -> Path:
+    """Tiny generators (SRResNet: plain bicubic start; mSRGAN: perturbed so it differs) and a tiny miniVGG19."""
+    torch.manual_seed(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    save_generator(root / "srresnet.pt", Generator(GeneratorConfig(blocks=2, channels=8)))
+    gan = Generator(GeneratorConfig(blocks=2, channels=8))
+    with torch.no_grad():
+        gan.tail.weight.normal_(0, 0.002)
+    save_generator(root / "generator.pt", gan)
+    save_minivgg(root / "minivgg.pt", MiniVGG(MiniVGGConfig(width=4)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from msrgan.evaluation.evaluate import evaluate
+    from msrgan.segmentation.study import segment_study
+
+    root = tmp_path_factory.mktemp("study")
+    processed = make_processed(root / "processed")
+    models = make_models(root / "models")
+    evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics")
+    segment_study(parse_section("segment", {"bootstrap": 200}), 1, processed, root / "sr", root / "metrics")
+    return root
+
+
+def test_evaluate_writes_sr_images_metrics_and_figures(study):
+    summary = json.loads((study / "metrics" / "evaluate.json").read_text())
+    assert {"bicubic", "lanczos", "srresnet", "msrgan"} <= set(summary)
+    for method in summary.values():
+        assert 15 < method["psnr"] < 60 and 0 < method["ssim"] <= 1
+        assert method["frc_resolution"] >= 2 and method["perceptual"] >= 0
+    table = pd.read_csv(study / "metrics" / "evaluate_per_image.csv")
+    assert len(table) == 6 * 4
+    assert abs(table[table.method == "bicubic"].psnr.mean() - summary["bicubic"]["psnr"]) < 1e-4
+    hr = read_png_rgb(study / "processed" / "test" / "hr" / "fov000.png")
+    sr = read_png_rgb(study / "sr" / "bicubic" / "fov000.png")
+    lr = read_png_rgb(study / "processed" / "test" / "lr" / "fov000.png")
+    assert sr.shape == hr.shape
+    assert np.array_equal(sr, cv2.resize(lr, (96, 96), interpolation=cv2.INTER_CUBIC))
+    assert sorted(p.name for p in (study / "sr").iterdir()) == ["bicubic", "lanczos", "msrgan", "srresnet"]
+    # the zero-initialised residual SRResNet is bicubic up to torch/OpenCV rounding
+    assert abs(summary["srresnet"]["psnr"] - summary["bicubic"]["psnr"]) < 0.5
+    for png in ("examples.png", "metric_distributions.png", "frc_curves.png"):
+        assert (study / "metrics" / png).stat().st_size > 10_000
+    tests = json.loads((study / "metrics" / "evaluate_tests.json").read_text())
+    assert {(t["method"], t["baseline"]) for t in tests["tests"]} == {
+        ("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet")}
+
+
+def test_segment_scores_against_truth_and_writes_report(study):
+    result = json.loads((study / "metrics" / "segment.json").read_text())
+    assert result["reference"] == {"nuclei": "truth", "cells": "truth", "n_images": 6}
+    for method in ("hr", "bicubic", "srresnet", "msrgan"):
+        assert 0.6 < result[method]["nuclei_dice"] <= 1, (method, result[method])
+        assert 0 <= result[method]["cells_f1"] <= 1
+    assert result["hr"]["nuclei_dice"] > 0.85
+    assert set(result["tests"]) == {"srresnet_vs_bicubic", "msrgan_vs_bicubic", "msrgan_vs_srresnet"}
+    headline = result["tests"]["msrgan_vs_bicubic"]["nuclei_dice"]
+    assert set(headline) == {"median_diff", "p_holm"} and 0 <= headline["p_holm"] <= 1
+    details = json.loads((study / "metrics" / "segment_tests.json").read_text())["tests"]
+    assert len(details) == 3 * 8   # 3 comparisons x (Dice, IoU, F1, count error) x (nuclei, cells)
+    for t in details:
+        assert t["ci_low"] <= t["median_diff"] <= t["ci_high"] and t["p"] <= t["p_holm"] <= 1
+    report = (study / "metrics" / "report.md").read_text()
+    for needle in ("examples.png", "segmentation_overlay.png", "PSNR", "Dice", "Wilcoxon", "true masks"):
+        assert needle in report, needle
+    for png in ("segmentation_overlay.png", "segmentation_scores.png"):
+        assert (study / "metrics" / png).stat().st_size > 10_000
+
+
+def test_segment_without_true_masks_scores_against_hr(tmp_path):
+    from msrgan.evaluation.evaluate import evaluate
+    from msrgan.segmentation.study import segment_study
+
+    processed = make_processed(tmp_path / "processed", n_test=3, masks=False)
+    models = make_models(tmp_path / "models")
+    evaluate(parse_section("evaluate", {"bootstrap": 100, "examples": 2}), 0, processed, models,
+             tmp_path / "sr", tmp_path / "metrics")
+    segment_study(parse_section("segment", {"bootstrap": 100, "examples": 2}), 0, processed, tmp_path / "sr",
+                  tmp_path / "metrics")
+    result = json.loads((tmp_path / "metrics" / "segment.json").read_text())
+    assert result["reference"]["nuclei"] == "hr_segmentation"
+    assert "hr" not in result   # HR against its own segmentation says nothing
+    assert "HR segmentation" in (tmp_path / "metrics" / "report.md").read_text()
+
+
+def test_missing_model_is_a_user_error(tmp_path):
+    from msrgan.evaluation.evaluate import evaluate
+
+    processed = make_processed(tmp_path / "processed", n_test=1)
+    models = make_models(tmp_path / "models")
+    (models / "generator.pt").unlink()
+    with pytest.raises(UserError, match="generator.pt"):
+        evaluate(parse_section("evaluate", {}), 0, processed, models, tmp_path / "sr", tmp_path / "metrics")
+    assert not (tmp_path / "sr").exists()
