@@ -1,0 +1,52 @@
+"""Where an upscaled image disagrees with its own input: downscale it again exactly as the training LR was made
+(`cv2.resize(sr, (w // s, h // s), interpolation=cv2.INTER_CUBIC)`) and compare with the input, both in the
+generator's [0, 1] units. Detail the network invented that the input does not support shows up here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Consistency:
+    squared: float = 0.0      # sum of squared differences
+    values: int = 0           # pixel-channel values compared
+    off: int = 0              # pixels whose worst channel is off by more than `threshold`
+    pixels: int = 0
+    worst: float = 0.0
+    threshold: float = 0.05
+
+    def add(self, error: np.ndarray) -> np.ndarray:
+        """Account C x H x W signed differences; the H x W map of each pixel's worst channel."""
+        worst = np.abs(error).max(axis=0)
+        self.squared += float(np.square(error, dtype=np.float64).sum())
+        self.values += error.size
+        self.off += int((worst > self.threshold).sum())
+        self.pixels += worst.size
+        self.worst = max(self.worst, float(worst.max()))
+        return worst
+
+    @property
+    def psnr(self) -> float:
+        mse = self.squared / max(self.values, 1)
+        return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+
+    def summary(self) -> str:
+        return (f"re-downscaled vs input: PSNR {self.psnr:.2f} dB, {100 * self.off / max(self.pixels, 1):.2f}% of "
+                f"pixels off by more than {self.threshold:g} of the intensity range, worst {self.worst:.3f}")
+
+
+def redownscale_error(sr_unit: np.ndarray, lr_unit: np.ndarray) -> np.ndarray:
+    """C x sH x sW and C x H x W floats in [0, 1] -> C x H x W (downscaled SR - LR)."""
+    height, width = lr_unit.shape[1:]
+    down = cv2.resize(np.ascontiguousarray(sr_unit.transpose(1, 2, 0)), (width, height),
+                      interpolation=cv2.INTER_CUBIC).reshape(height, width, -1)
+    return down.transpose(2, 0, 1) - lr_unit
+
+
+def heat_map(worst: np.ndarray, threshold: float) -> np.ndarray:
+    """H x W differences -> RGB uint8 (inferno: black = agrees, yellow-white >= 2 x threshold)."""
+    level = np.clip(worst / (2 * threshold) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)

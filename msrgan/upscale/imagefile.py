@@ -1,0 +1,139 @@
+"""An input image as planes x H x W x C for the network, and its upscaled copy written back in the input's own format,
+dtype, axes and channel layout (TIFF incl. OME-TIFF and ImageJ hyperstacks, PNG, JPEG; optionally .gz).
+
+The channel axis is the TIFF series' 'S' (samples: RGB) or 'C' axis, else its one unlabelled axis ('Q', 'I') of 1 to
+4 entries (a plain multi-page or planar stack); every other axis (Z, T, ...) is a plane upscaled on its own.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from msrgan.atomic import atomic_path
+from msrgan.errors import fail
+from msrgan.imageio import image_suffix
+from msrgan.upscale.tiffmeta import TiffInfo, read_tiff, scaled, write_tiff
+
+MAX_CHANNELS = 4
+UNLABELLED = "QI"
+
+
+@dataclass
+class ImageFile:
+    path: Path
+    pixels: np.ndarray           # as stored, axes `axes`
+    axes: str                    # tifffile axes codes, 'YX' or 'YXS' for PNG/JPEG
+    channel_axis: str | None     # the axis holding the channels, None for one channel
+    suffix: str                  # .tif .tiff .png .jpg .jpeg
+    gz: bool
+    tiff: TiffInfo | None = None
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.channel_axis is None else self.pixels.shape[self.axes.index(self.channel_axis)]
+
+    def _order(self) -> list[int]:
+        """Axis order that makes the stored array planes..., Y, X[, C]."""
+        lead = [i for i, a in enumerate(self.axes) if a not in ("Y", "X", self.channel_axis)]
+        tail = [self.axes.index("Y"), self.axes.index("X")]
+        return lead + tail + ([self.axes.index(self.channel_axis)] if self.channel_axis else [])
+
+    def planes(self) -> np.ndarray:
+        """P x H x W x C view of the pixels (P = product of the other axes)."""
+        height, width = self.pixels.shape[self.axes.index("Y")], self.pixels.shape[self.axes.index("X")]
+        return self.pixels.transpose(self._order()).reshape(-1, height, width, self.channels)
+
+    def restore(self, planes: np.ndarray) -> np.ndarray:
+        """Inverse of planes() for upscaled P x sH x sW x C: the stored axes order with Y and X larger."""
+        order = self._order()
+        shape = [self.pixels.shape[i] for i in order]
+        y_slot = order.index(self.axes.index("Y"))
+        shape[y_slot], shape[y_slot + 1] = planes.shape[1], planes.shape[2]
+        return planes.reshape(shape).transpose(np.argsort(order))
+
+
+def read_input(path: str | os.PathLike) -> ImageFile:
+    """Read an input image; UserError naming the file for anything we cannot upscale."""
+    path = Path(path)
+    suffix = image_suffix(path)
+    if not path.exists():
+        fail(f"{path}: no such file")
+    if not suffix:
+        fail(f"{path}: not a supported image (TIFF, OME-TIFF, PNG, JPEG, optionally .gz)")
+    gz = path.name.lower().endswith(".gz")
+    try:
+        data = path.read_bytes()
+        if gz:
+            data = gzip.decompress(data)
+    except (OSError, EOFError) as exc:
+        fail(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})")
+    if not data:
+        fail(f"{path}: empty file")
+    try:
+        if suffix in (".tif", ".tiff"):
+            pixels, axes, info = read_tiff(data)
+        else:
+            pixels, info = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), None
+            if pixels is None:
+                raise ValueError("cannot decode")
+            if pixels.ndim == 3:  # OpenCV gives BGR(A)
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            axes = "YXS"[:pixels.ndim]
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken, truncated or foreign file
+        fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
+    if pixels.dtype not in (np.uint8, np.uint16):
+        fail(f"{path}: unsupported pixel type {pixels.dtype} (8- or 16-bit unsigned integers only)")
+    if info is not None and info.photometric == tifffile.PHOTOMETRIC.PALETTE:
+        fail(f"{path}: a palette (colour-mapped) TIFF holds indices, not intensities: cannot upscale it")
+    if "Y" not in axes or "X" not in axes:
+        fail(f"{path}: no Y/X image axes (axes {axes})")
+    image = ImageFile(path, pixels, axes, channel_axis(path, pixels.shape, axes), suffix, gz, info)
+    if not 1 <= image.channels <= MAX_CHANNELS:
+        fail(f"{path}: {image.channels} channels (1 to {MAX_CHANNELS} supported)")
+    return image
+
+
+def channel_axis(path: Path, shape: tuple[int, ...], axes: str) -> str | None:
+    sizes = {a: n for a, n in zip(axes, shape, strict=True)}
+    labelled = [a for a in "SC" if sizes.get(a, 1) > 1]
+    if len(labelled) > 1:
+        fail(f"{path}: both colour samples and channels (axes {axes}, shape {shape}): not supported")
+    if labelled:
+        return labelled[0]
+    others = [a for a in axes if a not in "YXSC" and sizes[a] > 1]
+    if len(others) == 1 and others[0] in UNLABELLED and len(axes) == 3:
+        if sizes[others[0]] > MAX_CHANNELS:
+            fail(f"{path}: {sizes[others[0]]} images in an unlabelled stack (axes {axes}): 1 to {MAX_CHANNELS} "
+                 f"channels supported; save stacks as ImageJ or OME-TIFF with Z/T axes to upscale plane by plane")
+        return others[0]
+    for a in "SC":
+        if a in sizes:
+            return a
+    return None
+
+
+def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, scale: int) -> None:
+    """Write upscaled P x sH x sW x C `planes` like `image` was stored, atomically (gzip again for .gz inputs)."""
+    pixels = image.restore(planes)
+    with atomic_path(path) as tmp:
+        if image.suffix in (".tif", ".tiff"):
+            target = io.BytesIO() if image.gz else tmp
+            write_tiff(target, pixels, image.axes, scaled(image.tiff, scale))
+            data = target.getvalue() if image.gz else None
+        else:
+            if pixels.ndim == 3:
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+            params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image.suffix in (".jpg", ".jpeg") else []
+            ok, encoded = cv2.imencode(image.suffix, pixels, params)
+            if not ok:
+                fail(f"{path}: cannot encode the upscaled image as {image.suffix}")
+            data = encoded.tobytes()
+        if data is not None:
+            tmp.write_bytes(gzip.compress(data, compresslevel=6) if image.gz else data)

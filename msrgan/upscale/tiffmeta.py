@@ -1,0 +1,126 @@
+"""TIFF pixels with their axes, and the metadata an upscaled copy should carry: pixel size (resolution tags, ImageJ
+unit/origin, OME PhysicalSizeX/Y) scaled by 1/scale, channel names and colours, ImageJ/OME axes, display ranges,
+photometric interpretation and a lossless compression like the input's."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tifffile
+
+LOSSLESS = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "LZMA", "PACKBITS", "LERC", "WEBP_LOSSLESS"}
+# ImageJ description keys tifffile recomputes from the array itself.
+IMAGEJ_STRUCTURE = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "axes", "shape"}
+# Per-image and per-channel OME attributes worth keeping (tifffile's OmeXml writes these).
+OME_PIXELS = ("PhysicalSizeX", "PhysicalSizeXUnit", "PhysicalSizeY", "PhysicalSizeYUnit", "PhysicalSizeZ",
+              "PhysicalSizeZUnit", "TimeIncrement", "TimeIncrementUnit")
+OME_CHANNEL = ("Name", "Color", "EmissionWavelength", "EmissionWavelengthUnit", "ExcitationWavelength",
+               "ExcitationWavelengthUnit", "Fluor", "ContrastMethod", "IlluminationType", "AcquisitionMode")
+
+
+@dataclass
+class TiffInfo:
+    flavour: str                                   # imagej | ome | shaped | plain
+    photometric: Any
+    planarconfig: Any
+    compression: str | None
+    resolution: tuple[float, float] | None         # pixels per unit (x, y)
+    resolutionunit: Any
+    description: str | None = None                 # plain TIFFs: a foreign ImageDescription, kept as is
+    imagej: dict = field(default_factory=dict)
+    ome: dict = field(default_factory=dict)
+
+
+def read_tiff(data: bytes) -> tuple[np.ndarray, str, TiffInfo]:
+    """(first series' pixels, its axes e.g. 'TZCYX' or 'YXS', metadata) of a TIFF held in memory."""
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        series = tif.series[0]
+        page = series.pages[0] if series.pages else tif.pages[0]
+        pixels = series.asarray()
+        axes = series.axes
+        if tif.is_imagej:
+            flavour = "imagej"
+        elif tif.is_ome:
+            flavour = "ome"
+        elif tif.is_shaped:
+            flavour = "shaped"
+        else:
+            flavour = "plain"
+        compression = page.compression.name
+        has_resolution = "XResolution" in page.tags and "YResolution" in page.tags
+        resolution = tuple(float(r) for r in page.get_resolution()) if has_resolution else None
+        unit = page.resolutionunit
+        if resolution == (1.0, 1.0) and unit == tifffile.RESUNIT.NONE:
+            resolution = None  # tifffile's placeholder, not a pixel size
+        info = TiffInfo(
+            flavour=flavour,
+            photometric=page.photometric,
+            planarconfig=page.planarconfig,
+            compression=None if compression == "NONE" else compression,
+            resolution=resolution,
+            resolutionunit=unit,
+            description=page.description or None if flavour == "plain" else None,
+            imagej={k: v for k, v in (tif.imagej_metadata or {}).items() if k not in IMAGEJ_STRUCTURE},
+            ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
+        )
+    return pixels, axes, info
+
+
+def ome_essentials(xml: str | None) -> dict:
+    """Pixel sizes, time step, image name and per-channel attributes of the first OME image, as tifffile's OME
+    writer takes them (channel attributes as lists, one entry per channel)."""
+    if not xml:
+        return {}
+    image = tifffile.xml2dict(xml).get("OME", {}).get("Image", {})
+    if isinstance(image, list):
+        image = image[0]
+    pixels = image.get("Pixels", {})
+    meta = {key: pixels[key] for key in OME_PIXELS if pixels.get(key) is not None}
+    if image.get("Name"):
+        meta["Name"] = image["Name"]
+    channels = pixels.get("Channel", [])
+    channels = channels if isinstance(channels, list) else [channels]
+    keys = [k for k in OME_CHANNEL if channels and all(isinstance(c, dict) and c.get(k) is not None
+                                                       for c in channels)]
+    if keys:
+        meta["Channel"] = {k: [c[k] for c in channels] for k in keys}
+    return meta
+
+
+def scaled(info: TiffInfo, scale: int) -> TiffInfo:
+    """The metadata of the upscaled image: pixels `scale` times smaller."""
+    imagej = dict(info.imagej)
+    for key in ("xorigin", "yorigin"):  # ImageJ origins are in pixels
+        if isinstance(imagej.get(key), (int, float)):
+            imagej[key] = imagej[key] * scale
+    ome = dict(info.ome)
+    for key in ("PhysicalSizeX", "PhysicalSizeY"):
+        if key in ome:
+            ome[key] = float(ome[key]) / scale
+    resolution = None if info.resolution is None else (info.resolution[0] * scale, info.resolution[1] * scale)
+    return TiffInfo(info.flavour, info.photometric, info.planarconfig, info.compression, resolution,
+                    info.resolutionunit, info.description, imagej, ome)
+
+
+def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> None:
+    """Write `pixels` (axes as read) to `target` (a path or a binary file) with `info`'s metadata."""
+    kwargs: dict[str, Any] = {
+        "photometric": info.photometric,
+        "compression": info.compression if info.compression in LOSSLESS else ("zlib" if info.compression else None),
+    }
+    if "S" in axes and axes.index("S") < axes.index("Y"):
+        kwargs["planarconfig"] = "separate"
+    if info.resolution is not None:
+        kwargs["resolution"] = info.resolution
+        kwargs["resolutionunit"] = info.resolutionunit
+    if info.flavour == "imagej":
+        tifffile.imwrite(target, pixels, imagej=True, metadata={**info.imagej, "axes": axes}, **kwargs)
+    elif info.flavour == "ome":
+        tifffile.imwrite(target, pixels, ome=True, metadata={**info.ome, "axes": axes}, **kwargs)
+    elif info.flavour == "shaped" or info.description is None:
+        tifffile.imwrite(target, pixels, metadata={"axes": axes}, **kwargs)
+    else:
+        tifffile.imwrite(target, pixels, description=info.description, metadata=None, **kwargs)
+

@@ -1,0 +1,186 @@
+"""`python -m msrgan upscale`: formats, dtypes, channel layouts, metadata, consistency map, bad inputs, exit codes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from msrgan.cli import main
+from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.upscale.tiffmeta import ome_essentials
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    generator = Generator(GeneratorConfig(blocks=2, channels=8))
+    torch.nn.init.normal_(generator.tail.weight, std=0.01)
+    path = tmp_path_factory.mktemp("model") / "generator.pt"
+    save_generator(path, generator, percentiles=[0.1, 99.9])
+    return path
+
+
+def cells(height: int, width: int, seed: int, peak: int, channels: int = 1) -> np.ndarray:
+    """Blurry blobs on a dim background (H x W x C float in [0, peak])."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((height, width, channels), np.float32)
+    for c in range(channels):
+        for _ in range(12):
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            img[..., c] += np.exp(-((np.arange(height)[:, None] - y) ** 2 + (np.arange(width)[None] - x) ** 2)
+                                  / (2 * rng.uniform(2, 6) ** 2))
+    img = img / img.max() * 0.9 * peak + rng.normal(0.04 * peak, 0.01 * peak, img.shape)
+    return np.clip(img, 0, peak)
+
+
+def upscale(*args) -> int:
+    return main(["upscale", *map(str, args), "--quiet"])
+
+
+def test_16bit_single_channel_odd_sized_tiff(model, tmp_path):
+    image = cells(37, 43, 0, 40000).astype(np.uint16)[..., 0]
+    image[20, 21] = 65000                                # one saturating spot above the 99.9th percentile
+    tifffile.imwrite(tmp_path / "field.tif", image)
+    assert upscale(tmp_path / "field.tif", "--model", model, "--out", tmp_path / "out", "--tile", "24",
+                   "--overlap", "8") == 0
+    out = tifffile.imread(tmp_path / "out" / "field.tif")
+    assert out.shape == (148, 172) and out.dtype == np.uint16
+    # intensities stay comparable: same scale as the input, the bright spot is not flattened to the 99.9th pct
+    down = cv2.resize(out.astype(np.float32), (43, 37), interpolation=cv2.INTER_AREA)
+    assert abs(down.mean() - image.mean()) < 0.02 * image.mean()
+    assert out.max() > 0.8 * 65000 > np.percentile(image, 99.9)
+
+
+def test_8bit_rgb_png_and_jpeg(model, tmp_path):
+    rgb = cells(50, 61, 1, 255, channels=3).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), rgb[..., ::-1])
+    cv2.imwrite(str(tmp_path / "b.jpg"), rgb[..., ::-1])
+    assert upscale(tmp_path / "a.png", tmp_path / "b.jpg", "--model", model, "--out", tmp_path / "out") == 0
+    for name in ("a.png", "b.jpg"):
+        out = cv2.imread(str(tmp_path / "out" / name), cv2.IMREAD_UNCHANGED)
+        assert out.shape == (200, 244, 3) and out.dtype == np.uint8
+    out = cv2.imread(str(tmp_path / "out" / "a.png"))[..., ::-1]
+    assert np.corrcoef(cv2.resize(out, (61, 50), interpolation=cv2.INTER_AREA).ravel(), rgb.ravel())[0, 1] > 0.95
+
+
+def test_4_channel_stacks_keep_their_layout_and_metadata(model, tmp_path):
+    stack = cells(40, 45, 2, 50000, channels=4).astype(np.uint16).transpose(2, 0, 1)   # C x Y x X
+    tifffile.imwrite(tmp_path / "hpa.tif", stack, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "CYX", "unit": "um", "Labels": ["mt", "protein", "nucleus", "er"]})
+    tifffile.imwrite(tmp_path / "hpa.ome.tif", stack, ome=True, metadata={
+        "axes": "CYX", "PhysicalSizeX": 0.4, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.4,
+        "PhysicalSizeYUnit": "µm", "Channel": {"Name": ["mt", "protein", "nucleus", "er"]}})
+    tifffile.imwrite(tmp_path / "er.tif", stack[3])
+    assert upscale(tmp_path, "--model", model, "--out", tmp_path / "out") == 0
+    with tifffile.TiffFile(tmp_path / "out" / "hpa.tif") as tif:
+        assert tif.series[0].axes == "CYX" and tif.series[0].shape == (4, 160, 180)
+        assert tif.series[0].dtype == np.uint16
+        assert tif.pages[0].get_resolution() == pytest.approx((8.0, 8.0))          # 0.5 um -> 0.125 um pixels
+        assert tif.imagej_metadata["unit"] == "um"
+        assert tif.imagej_metadata["Labels"] == ["mt", "protein", "nucleus", "er"]
+        ij = tif.asarray()
+    with tifffile.TiffFile(tmp_path / "out" / "hpa.ome.tif") as tif:
+        assert tif.is_ome and tif.series[0].axes == "CYX" and tif.series[0].shape == (4, 160, 180)
+        meta = ome_essentials(tif.ome_metadata)
+        assert meta["PhysicalSizeX"] == pytest.approx(0.1) and meta["PhysicalSizeY"] == pytest.approx(0.1)
+        assert meta["Channel"]["Name"] == ["mt", "protein", "nucleus", "er"]
+    # the ER channel went through on its own: the same as upscaling it as a single-channel image
+    alone = tifffile.imread(tmp_path / "out" / "er.tif")
+    assert np.abs(ij[3].astype(int) - alone).max() <= 1
+    assert np.abs(ij[0].astype(int) - alone).mean() > 1000                          # channels not mixed up
+
+
+def test_hyperstack_planes_and_two_channels(model, tmp_path):
+    stack = np.stack([cells(20, 23, s, 200, channels=2) for s in range(6)]).astype(np.uint8)   # (T Z) Y X C
+    stack = stack.reshape(2, 3, 20, 23, 2).transpose(0, 1, 4, 2, 3)                               # T Z C Y X
+    tifffile.imwrite(tmp_path / "hyper.tif", stack, imagej=True, metadata={"axes": "TZCYX"})
+    assert upscale(tmp_path / "hyper.tif", "--model", model, "--out", tmp_path / "out", "--consistency-map") == 0
+    with tifffile.TiffFile(tmp_path / "out" / "hyper.tif") as tif:
+        assert tif.series[0].axes == "TZCYX" and tif.series[0].shape == (2, 3, 2, 80, 92)
+        out = tif.asarray()
+    small = cv2.resize(out[1, 2, 1].astype(np.float32), (23, 20), interpolation=cv2.INTER_AREA)
+    assert np.corrcoef(small.ravel(), stack[1, 2, 1].ravel())[0, 1] > 0.95         # planes stay in place
+    assert tifffile.imread(tmp_path / "out" / "hyper.tif.consistency.tif").shape == (6, 20, 23, 3)
+
+
+def test_consistency_map(model, tmp_path):
+    rgb = cells(30, 33, 3, 255, channels=3).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), rgb)
+    assert upscale(tmp_path / "a.png", "--model", model, "--out", tmp_path / "out", "--consistency-map") == 0
+    heat = cv2.imread(str(tmp_path / "out" / "a.png.consistency.png"))
+    assert heat.shape == (30, 33, 3)
+    summary = (tmp_path / "out" / "a.png.consistency.txt").read_text().splitlines()
+    assert len(summary) == 1 and "PSNR" in summary[0] and "% of pixels off by more than 0.05" in summary[0]
+    assert float(summary[0].split("PSNR ")[1].split(" dB")[0]) > 30   # a near-bicubic model stays consistent
+
+
+def test_bad_inputs_fail_one_line_each_and_the_rest_runs(model, tmp_path):
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), cells(20, 20, 4, 255).astype(np.uint8))
+    (tmp_path / "text.png").write_text("not an image")
+    tifffile.imwrite(tmp_path / "float.tif", np.zeros((20, 20), np.float32))
+    tifffile.imwrite(tmp_path / "six.tif", np.zeros((6, 20, 20), np.uint16), imagej=True, metadata={"axes": "CYX"})
+    (tmp_path / "empty").mkdir()
+    bad = ["text.png", "missing.tif", "float.tif", "six.tif", "empty"]
+    result = subprocess.run(
+        [sys.executable, "-m", "msrgan", "upscale", *[str(tmp_path / b) for b in bad[:2]], str(good),
+         *[str(tmp_path / b) for b in bad[2:]], "--model", str(model), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == len(bad)
+    for name, line in zip(bad, errors, strict=True):
+        assert str(tmp_path / name) in line
+    assert "float32" in errors[2] and "6 channels" in errors[3]
+    assert cv2.imread(str(tmp_path / "out" / "good.png")).shape == (80, 80, 3)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]     # no partial files
+
+
+@pytest.mark.parametrize("model_arg", [None, "missing.pt", "text.pt"])
+def test_missing_or_wrong_model_exits_2_with_one_line(model_arg, tmp_path, capsys):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "text.pt").write_text("no")
+    args = ["upscale", str(tmp_path / "a.png"), "--out", str(tmp_path / "out")]
+    if model_arg:
+        args += ["--model", str(tmp_path / model_arg)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and (model_arg or "--model") in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_folders_keep_their_subfolders_and_channels_option(model, tmp_path):
+    (tmp_path / "in" / "plate1").mkdir(parents=True)
+    rgb = cells(16, 18, 5, 255, channels=3).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "in" / "plate1" / "a.png"), rgb)
+    cv2.imwrite(str(tmp_path / "in" / "b.png"), rgb)
+    (tmp_path / "in" / "notes.txt").write_text("skipped")
+    assert upscale(tmp_path / "in", "--model", model, "--out", tmp_path / "in" / "up", "--channels", "2,1,0") == 0
+    assert (tmp_path / "in" / "up" / "plate1" / "a.png").is_file() and (tmp_path / "in" / "up" / "b.png").is_file()
+    # a second run does not pick up its own outputs (they lie under --out)
+    assert upscale(tmp_path / "in", "--model", model, "--out", tmp_path / "in" / "up") == 0
+    assert not (tmp_path / "in" / "up" / "up").exists()
+    assert main(["upscale", str(tmp_path / "in"), "--model", str(model), "--out", str(tmp_path / "x"),
+                 "--channels", "0,7,1"]) == 1   # channel 7 does not exist: that file fails
+
+
+@pytest.mark.parametrize("option,value", [("--channels", "0,1"), ("--tile", "8"), ("--overlap", "100"),
+                                          ("--device", "cuda")])
+def test_bad_options_exit_2_with_one_line(model, option, value, tmp_path, capsys):
+    if option == "--device" and torch.cuda.is_available():
+        pytest.skip("CUDA is present here")
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
+    assert main(["upscale", str(tmp_path / "a.png"), "--model", str(model), "--out", str(tmp_path / "out"),
+                 option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and option in err[0]
