@@ -16,7 +16,7 @@ class Section(BaseModel):
 
 # ---------------------------------------------------------------- fetch
 class SyntheticSource(Section):
-    n_fov: int = Field(240, ge=1)
+    n_fov: int = Field(320, ge=1)
     size: int = Field(512, ge=64)          # FOV side in pixels at native resolution
     workers: int = Field(2, ge=1)          # processes; the files do not depend on it
 

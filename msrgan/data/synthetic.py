@@ -24,6 +24,7 @@ from msrgan.atomic import atomic_path, write_text
 from msrgan.classes import N_CLASSES, format_labels
 from msrgan.errors import fail
 from msrgan.imageio import write_png
+from msrgan.params import SyntheticSource
 
 COLOURS = ("red", "green", "blue", "yellow")
 # How often each class is a FOV's label, roughly as imbalanced as in HPA (Nucleus and Cytosol dominate).
@@ -35,6 +36,7 @@ WELLS = [f"{r}{c:02d}" for r in "ABCDEFGH" for c in range(1, 13)]
 
 @dataclass
 class Fov:
+    """One simulated field of view as it is written: four stains, its classes and the true masks."""
     id: str
     labels: list[int]
     stains: dict[str, np.ndarray]      # colour -> uint16 HxW
@@ -61,7 +63,7 @@ def fov_labels(seed: int, index: int) -> list[int]:
 # ------------------------------------------------------------------ small building blocks
 def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     """Gaussian-filtered white noise with unit standard deviation (coarse ones made small and upsampled: fast)."""
-    f = max(1, int(sigma // 3))
+    f = max(1, int(sigma // 2))
     h, w = -(-shape[0] // f) + 2, -(-shape[1] // f) + 2
     small = rng.standard_normal((h, w), dtype=np.float32)
     small = cv2.GaussianBlur(small, (0, 0), sigma / f, borderType=cv2.BORDER_REFLECT)
@@ -121,6 +123,7 @@ def _draw_walks(shape, y, x, alive, weight) -> np.ndarray:
 # ------------------------------------------------------------------ geometry: cells and nuclei
 @dataclass
 class Cell:
+    """One cell's shape: an irregular ellipse for the body and a smaller one for the nucleus."""
     cy: float
     cx: float
     a: float            # half axes and orientation of the cell body
@@ -137,9 +140,17 @@ class Cell:
 
 
 def _outline(theta: np.ndarray, harm: np.ndarray) -> np.ndarray:
-    rho = np.ones_like(theta)
-    for k, amp, ph in harm:
-        rho += amp * np.cos(k * theta + ph)
+    """Radius factor of an irregular outline at angle theta: 1 + sum of a few harmonics."""
+    return _outline_z(np.exp(1j * theta), harm)
+
+
+def _outline_z(z: np.ndarray, harm: np.ndarray) -> np.ndarray:
+    # z = exp(i theta); cos(k theta + phase) = Re(exp(i phase) z^k), powers by multiplication (no trigonometry)
+    rho = np.ones(z.shape, np.float32)
+    zk = z * z
+    for k, amp, ph in harm:                     # rows hold k = 2, 3, 4, 5 in order
+        rho += (amp * np.exp(1j * ph) * zk).real.astype(np.float32)
+        zk = zk * z
     return rho
 
 
@@ -148,7 +159,8 @@ def _ellipse_q(yy, xx, cy, cx, a, b, o, harm) -> np.ndarray:
     dy, dx = yy - cy, xx - cx
     c, s = np.cos(o), np.sin(o)
     u, v = (dx * c + dy * s) / a, (-dx * s + dy * c) / b
-    return np.sqrt(u * u + v * v) / _outline(np.arctan2(v, u), harm)
+    r = np.sqrt(u * u + v * v) + 1e-6
+    return r / _outline_z((u + 1j * v) / r, harm)
 
 
 def _random_harm(rng, strength: float) -> np.ndarray:
@@ -158,8 +170,8 @@ def _random_harm(rng, strength: float) -> np.ndarray:
 
 def _place_cells(rng, size: int, u: float) -> list[Cell]:
     """Cells in one to three colonies (denser in some FOVs), non-overlapping centres, some cut by the border."""
-    r_mean = 56 * u * rng.uniform(0.85, 1.15)
-    density = rng.uniform(0.9, 1.8)
+    r_mean = 55 * u * rng.uniform(0.85, 1.15)
+    density = rng.uniform(1.0, 1.9)
     n_target = max(3, int(round(density * 0.6 * size * size / (np.pi * r_mean ** 2))))
     colonies = rng.uniform(-0.1 * size, 1.1 * size, (rng.integers(1, 4), 2))
     spread = size * rng.uniform(0.18, 0.45)
@@ -196,24 +208,34 @@ class Geometry:
 
 
 def _rasterise(cells: list[Cell], size: int, rng) -> Geometry:
+    """Label images: each pixel goes to the cell whose outline-normalised distance is smallest (touching cells
+    share a curved border, as in a weighted Voronoi diagram); a nucleus is kept only inside its own cell."""
     shape = (size, size)
     best = np.full(shape, np.inf, np.float32)
     lab = np.zeros(shape, np.int32)
     bestn = np.full(shape, np.inf, np.float32)
     labn = np.zeros(shape, np.int32)
-    wobble = 1 + 0.05 * _noise(rng, shape, 9 * size / 512) + 0.02 * _noise(rng, shape, 3 * size / 512)   # ragged outlines where a cell meets background
+    # ragged outlines where a cell meets the background (neighbours share the factor: their border is unchanged)
+    wobble = 1 + 0.05 * _noise(rng, shape, 9 * size / 512) + 0.02 * _noise(rng, shape, 3 * size / 512)
     for i, c in enumerate(cells, 1):
         ext = 1.45 * max(c.a, c.b)
         y0, y1 = int(max(0, c.cy - ext)), int(min(size, c.cy + ext + 1))
         x0, x1 = int(max(0, c.cx - ext)), int(min(size, c.cx + ext + 1))
         if y1 <= y0 or x1 <= x0:
             continue
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        q = _ellipse_q(yy, xx, c.cy, c.cx, c.a, c.b, c.o, c.harm) * wobble[y0:y1, x0:x1]
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        q = _ellipse_q(yy.astype(np.float32), xx.astype(np.float32), c.cy, c.cx, c.a, c.b, c.o, c.harm)
+        q *= wobble[y0:y1, x0:x1]
         win = q < best[y0:y1, x0:x1]
         best[y0:y1, x0:x1][win] = q[win]
         lab[y0:y1, x0:x1][win] = i
-        qn = _ellipse_q(yy, xx, c.ny, c.nx, c.na, c.nb, c.no, c.nharm)
+        ext = 1.7 * max(c.na, c.nb)             # the nucleus (and a margin for its envelope) needs less
+        y0, y1 = int(max(0, c.ny - ext)), int(min(size, c.ny + ext + 1))
+        x0, x1 = int(max(0, c.nx - ext)), int(min(size, c.nx + ext + 1))
+        if y1 <= y0 or x1 <= x0:
+            continue
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        qn = _ellipse_q(yy.astype(np.float32), xx.astype(np.float32), c.ny, c.nx, c.na, c.nb, c.no, c.nharm)
         win = qn < bestn[y0:y1, x0:x1]
         bestn[y0:y1, x0:x1][win] = qn[win]
         labn[y0:y1, x0:x1][win] = i
@@ -236,6 +258,7 @@ def _consecutive(labels: np.ndarray, min_area: int) -> np.ndarray:
 # ------------------------------------------------------------------ stains
 @dataclass
 class Scene:
+    """What the stains are made from: the geometry and the structures shared by several stains."""
     g: Geometry
     size: int
     u: float                  # pixels per unit length of a 512-pixel FOV
@@ -292,9 +315,9 @@ def _microtubules(rng, g: Geometry, cen: np.ndarray, size: int, u: float, per_ce
         ws.append(np.exp(rng.normal(0, 0.3, n)))
     if not ys:
         return np.zeros((size, size), np.float32)
-    step = 1.0 * u
+    step = 1.5 * u                          # points 1.5 px apart: the PSF joins them into a line
     n_steps = int(3.2 * max(max(c.a, c.b) for c in g.shapes) / step)
-    y, x = _walks(rng, np.concatenate(ys), np.concatenate(xs), np.concatenate(angs), n_steps, step, 0.05)
+    y, x = _walks(rng, np.concatenate(ys), np.concatenate(xs), np.concatenate(angs), n_steps, step, 0.06)
     alive = _inside(g.cells, y, x, np.concatenate(ids))
     return _draw_walks((size, size), y, x, alive, np.concatenate(ws))
 
@@ -329,23 +352,23 @@ def _dna(rng, s: Scene) -> np.ndarray:
     g, u = s.g, s.u
     level = np.r_[0.0, [2.2 if c.mitotic else 1.0 for c in g.shapes]].astype(np.float32)[g.nuclei]
     level *= np.r_[0.0, np.exp(rng.normal(0, 0.22, len(g.shapes)))].astype(np.float32)[g.nuclei]
-    chromatin = 1 + 0.12 * _noise(rng, (s.size, s.size), 1.2 * u) + 0.15 * _noise(rng, (s.size, s.size), 4 * u)
+    chromatin = 1 + 0.12 * _noise(rng, (s.size, s.size), 1.2 * u) + 0.2 * _noise(rng, (s.size, s.size), 4 * u)
     thickness = np.clip(1 - g.qn ** 2, 0, 1) ** 0.4     # a rounded nucleus: dimmer towards its edge
-    return level * s.nuc * np.clip(chromatin, 0.2, None) * thickness * (1 - 0.65 * s.nucleoli)
+    return level * s.nuc * np.clip(chromatin, 0.2, None) * thickness * (1 - 0.8 * s.nucleoli)
 
 
 def _tubulin(rng, s: Scene) -> np.ndarray:
     cell = (s.g.cells > 0).astype(np.float32)
     mt = s.mt / (np.percentile(s.mt[s.mt > 0], 99) + 1e-6) if s.mt.any() else s.mt
-    diffuse = 0.3 * cell * (1.1 - 0.5 * np.clip(s.g.q, 0, 1)) * (1 + 0.2 * _noise(rng, s.mt.shape, 10 * s.u))
-    bundles = np.clip(1 + 0.6 * _noise(rng, s.mt.shape, 4 * s.u), 0.1, None)   # filaments gather in bundles
+    diffuse = 0.4 * cell * (1.1 - 0.5 * np.clip(s.g.q, 0, 1)) * (1 + 0.2 * _noise(rng, s.mt.shape, 10 * s.u))
+    bundles = np.clip(1 + 0.9 * _noise(rng, s.mt.shape, 4 * s.u), 0.1, None)   # filaments gather in bundles
     return (np.tanh(mt * bundles) + diffuse) * _per_cell(rng, s.g, 0.3) * (1 - 0.45 * s.nuc)
 
 
 # --- the 13 protein patterns (green), each about 1 where it is bright
 def _p_nucleus(rng, s):
     speckle = np.clip(1 + 0.35 * _noise(rng, s.nuc.shape, 2 * s.u), 0, None) if rng.random() < 0.5 else 1.0
-    return s.nuc * (1 - 0.8 * s.nucleoli) * speckle * (0.85 + 0.15 * _noise(rng, s.nuc.shape, 6 * s.u))
+    return s.nuc * (1 - 0.8 * s.nucleoli) * speckle * (0.85 + 0.2 * _noise(rng, s.nuc.shape, 3 * s.u))
 
 
 def _p_nucleoli(rng, s):
@@ -353,7 +376,7 @@ def _p_nucleoli(rng, s):
 
 
 def _p_nuclear_membrane(rng, s):
-    return np.exp(-((s.g.qn - 0.97) / 0.07) ** 2) * (s.g.cells > 0)
+    return np.exp(-((s.g.qn - 0.96) / 0.1) ** 2) * (s.g.cells > 0)
 
 
 def _p_golgi(rng, s):
@@ -416,22 +439,24 @@ def _p_plasma_membrane(rng, s):
 
 
 def _p_mitochondria(rng, s):
-    y0, x0 = _cyto_points(rng, s, 180, 1.0)
-    n_steps = max(4, int(10 * s.u))
+    y0, x0 = _cyto_points(rng, s, 200, 1.6)
+    n_steps = max(3, int(6 * s.u))
     y, x = _walks(rng, y0, x0, rng.uniform(0, 2 * np.pi, len(y0)), n_steps, 1.0 * s.u, 0.35)
     ids = s.g.cells[np.clip(np.rint(y0).astype(int), 0, s.size - 1), np.clip(np.rint(x0).astype(int), 0, s.size - 1)]
     alive = _inside(s.g.cells, y, x, ids) & (np.arange(n_steps) < rng.integers(3, n_steps + 1, len(y0))[:, None])
     img = _draw_walks(s.nuc.shape, y, x, alive, rng.lognormal(0, 0.3, len(y0)))
     img = np.tanh(img / (np.percentile(img[img > 0], 90) + 1e-6)) if img.any() else img
-    return (img + 0.15 * s.cyto) * _perinuclear(s)          # a dense network around the nucleus
+    return (img + 0.15 * s.cyto) * _perinuclear(s) ** 1.5   # a dense network around the nucleus
 
 
 def _p_cytosol(rng, s):
-    return (s.cyto + 0.2 * s.nuc) * (0.85 + 0.12 * _noise(rng, s.nuc.shape, 5 * s.u)) * np.clip(1.2 - 0.3 * s.g.q, 0, 1)
+    return (s.cyto + 0.2 * s.nuc) * (0.85 + 0.2 * _noise(rng, s.nuc.shape, 3 * s.u)) * np.clip(1.2 - 0.3 * s.g.q, 0, 1)
 
 
 def _p_microtubules(rng, s):
-    return _tubulin(rng, s)
+    """The same filaments as the tubulin stain, without its diffuse part."""
+    mt = s.mt / (np.percentile(s.mt[s.mt > 0], 99) + 1e-6) if s.mt.any() else s.mt
+    return np.tanh(2.5 * mt) * (1 - 0.45 * s.nuc)
 
 
 def _p_centrosome(rng, s):
@@ -444,7 +469,7 @@ def _p_centrosome(rng, s):
         return np.zeros_like(s.nuc)
     img = _blur(_splat(s.nuc.shape, np.concatenate(ys), np.concatenate(xs), np.ones(sum(map(len, ys)))), 2.0 * s.u)
     halo = _blur(img, 5 * s.u)                          # pericentriolar material around the centrioles
-    return img / (img.max() + 1e-6) * 2 + halo / (halo.max() + 1e-6) * 0.4 + 0.1 * s.cyto
+    return img / (img.max() + 1e-6) * 2 + halo / (halo.max() + 1e-6) * 0.4
 
 
 def _p_actin(rng, s):
@@ -470,7 +495,8 @@ def _p_actin(rng, s):
     inside = s.g.cells[yi, xi] == np.concatenate(ids)[:, None]       # fibres cross the cell, not the neighbour
     wts = rng.lognormal(0, 0.4, len(y))
     img = _draw_walks(s.nuc.shape, y, x, inside, wts)
-    img = np.tanh(img / (np.percentile(img[img > 0], 90) + 1e-6)) if img.any() else img
+    img = _blur(img, 0.8 * s.u)                      # bundles are thicker than single filaments
+    img = np.tanh(img / (np.percentile(img[img > 0], 85) + 1e-6)) if img.any() else img
     rim = np.exp(-((s.g.q - 0.95) / 0.06) ** 2) * (s.g.cells > 0)
     return (img + 0.6 * rim) * (1 - 0.6 * s.nuc)
 
@@ -479,7 +505,7 @@ def _p_intermediate_filaments(rng, s):
     """Long wavy filaments wrapping around the nucleus into the cytoplasm (a perinuclear cage)."""
     ys, xs, angs, ids = [], [], [], []
     for i, c in enumerate(s.g.shapes, 1):
-        n = rng.integers(35, 60)
+        n = rng.integers(18, 32)
         t = rng.uniform(0, 2 * np.pi, n)
         r = np.sqrt(c.na * c.nb) * rng.uniform(0.9, 1.4, n)
         ys.append(c.ny + r * np.sin(t))
@@ -489,10 +515,11 @@ def _p_intermediate_filaments(rng, s):
     if not ys:
         return np.zeros_like(s.nuc)
     step = 1.0 * s.u
-    y, x = _walks(rng, np.concatenate(ys), np.concatenate(xs), np.concatenate(angs), int(160 * s.u), step, 0.09)
+    y, x = _walks(rng, np.concatenate(ys), np.concatenate(xs), np.concatenate(angs), int(160 * s.u), step, 0.06)
     alive = _inside(s.g.cells, y, x, np.concatenate(ids))
     img = _draw_walks(s.nuc.shape, y, x, alive, rng.lognormal(0, 0.3, len(y)))
-    img = np.tanh(img / (np.percentile(img[img > 0], 97) + 1e-6)) if img.any() else img
+    img = _blur(img, 0.8 * s.u)                      # bundles are thicker than single microtubules
+    img = np.tanh(img / (np.percentile(img[img > 0], 90) + 1e-6)) if img.any() else img
     return img * (1 - 0.5 * s.nuc)
 
 
@@ -510,13 +537,16 @@ def _protein(rng, s: Scene, labels: list[int]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ optics and detector
-PHOTONS = {"blue": (80, 200), "green": (60, 200), "yellow": (40, 120), "red": (40, 120)}
+PHOTONS = {"blue": (80, 200), "green": (90, 260), "yellow": (40, 120), "red": (40, 120)}
 
 
 def _image(rng, signal: dict[str, np.ndarray], u: float) -> dict[str, np.ndarray]:
+    """Stain densities -> what the confocal records (uint16 per stain)."""
     size = signal["red"].shape[0]
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    yy, xx = np.ogrid[0:size, 0:size]
+    yy, xx = yy.astype(np.float32) / size, xx.astype(np.float32) / size
     cy, cx = rng.uniform(0.2, 0.8, 2)
+    # uneven illumination: vignetting around an off-centre optical axis, and a slow ripple
     illum = (1 - rng.uniform(0.1, 0.4) * ((yy - cy) ** 2 + (xx - cx) ** 2) / 0.5) \
         * (1 + 0.06 * _noise(rng, (size, size), 60 * u))
     # crosstalk: each dye bleeds a little into the next detector up the spectrum
@@ -535,14 +565,14 @@ def _image(rng, signal: dict[str, np.ndarray], u: float) -> dict[str, np.ndarray
         photons = rng.uniform(*PHOTONS[colour])                              # photons at unit signal: the SNR
         gain, offset, read = rng.uniform(8, 20), rng.uniform(100, 400), rng.uniform(2, 6)
         counts = rng.poisson(np.clip(s, 0, None) * photons).astype(np.float32)
-        adu = counts * gain + offset + read * rng.standard_normal(s.shape, dtype=np.float32)
+        adu = counts * gain + (offset + read * rng.standard_normal(s.shape, dtype=np.float32))
         out[colour] = np.clip(np.rint(adu), 0, 65535).astype(np.uint16)
     return out
 
 
-def simulate_fov(size: int, seed: int, index: int) -> Fov:
-    """One field of view, determined by (seed, index) alone."""
-    labels = fov_labels(seed, index)
+def simulate_fov(size: int, seed: int, index: int, labels: list[int] | None = None) -> Fov:
+    """One field of view, determined by (seed, index) alone; `labels` overrides its classes (for tests)."""
+    labels = fov_labels(seed, index) if labels is None else sorted(labels)
     rng = np.random.default_rng([seed, index, 2])
     s = _scene(rng, size)
     signal = {"blue": _dna(rng, s), "red": _tubulin(rng, s), "yellow": s.er * _per_cell(rng, s.g, 0.2),
@@ -550,7 +580,7 @@ def simulate_fov(size: int, seed: int, index: int) -> Fov:
     stains = _image(rng, signal, s.u)
     min_area = max(4, int(30 * s.u ** 2))
     cells = _consecutive(s.g.cells, min_area)
-    nuclei = _consecutive(np.where(cells[...] > 0, s.g.nuclei, 0), min_area)
+    nuclei = _consecutive(np.where(cells > 0, s.g.nuclei, 0), min_area)   # numbered on their own, 1..m
     return Fov(fov_id(index), labels, stains, nuclei, cells)
 
 
@@ -563,16 +593,20 @@ def write_fov(fov: Fov, out: Path) -> None:
     write_png(out / "masks" / f"{fov.id}_cells.png", fov.cells)
 
 
+def _one_thread() -> None:
+    cv2.setNumThreads(1)                  # the pool is the parallelism; keep OpenCV from oversubscribing
+
+
 def _job(args: tuple[int, int, int, str]) -> tuple[str, list[int]]:
     size, seed, index, out = args
-    cv2.setNumThreads(1)                  # the pool is the parallelism; keep OpenCV from oversubscribing
     fov = simulate_fov(size, seed, index)
     write_fov(fov, Path(out))
     return fov.id, fov.labels
 
 
-def simulate(params, seed: int, out: Path) -> None:
-    """Write params.n_fov simulated FOVs into `out` in the raw layout: images/, masks/, labels.csv."""
+def simulate(params: SyntheticSource, seed: int, out: Path) -> None:
+    """Write params.n_fov simulated FOVs of params.size pixels into the existing directory `out` in the raw layout:
+    images/<id>_<colour>.tif (uint16), masks/<id>_{nuclei,cells}.png (uint16 labels), labels.csv (id,labels)."""
     out = Path(out)
     if not out.is_dir():
         fail(f"{out}: output directory for the synthetic source does not exist")
@@ -582,7 +616,7 @@ def simulate(params, seed: int, out: Path) -> None:
     workers = min(params.workers, len(jobs), os.cpu_count() or 1)
     bar = dict(total=len(jobs), desc="simulate FOVs", unit="fov")
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
             rows = list(tqdm(pool.map(_job, jobs, chunksize=4), **bar))
     else:
         rows = [_job(j) for j in tqdm(jobs, **bar)]
