@@ -1,0 +1,81 @@
+"""Periodic training checkpoints: one file per stage, written atomically, resumed only when compatible.
+
+A checkpoint carries a hash of everything that defines the run (the stage's params, the seed, the data, the input
+models, the world size); a run whose hash differs starts fresh instead of resuming something incompatible.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from msrgan.atomic import atomic_path
+
+FILE = "checkpoint.pt"
+
+
+def code_fingerprint() -> str:
+    """A hash of the training code (msrgan/train, msrgan/models, msrgan/losses.py): changed code starts fresh."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted([*(root / "train").glob("*.py"), *(root / "models").glob("*.py"), root / "losses.py"])
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_hash(**parts) -> str:
+    """A short stable hash of JSON-able parts (pydantic models are dumped first) and of the training code."""
+    def plain(v):
+        return v.model_dump(mode="json") if hasattr(v, "model_dump") else v
+    parts = {**parts, "code": code_fingerprint()}
+    text = json.dumps({k: plain(v) for k, v in parts.items()}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A hash of a model's parameters (not BN buffers, which each DDP rank updates on its own last batch)."""
+    h = hashlib.sha256()
+    for name, p in getattr(model, "module", model).named_parameters():
+        h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def state_digest(model: torch.nn.Module) -> str:
+    """A hash of everything a model computes with (parameters and buffers), whatever file it came from."""
+    h = hashlib.sha256()
+    for name, t in getattr(model, "module", model).state_dict().items():
+        h.update(name.encode() + t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def save_checkpoint(directory: str | os.PathLike, state: dict) -> Path:
+    path = Path(directory) / FILE
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def load_checkpoint(directory: str | os.PathLike, expected_hash: str) -> dict | None:
+    """The saved state when it exists and belongs to this run (same hash); None means start fresh."""
+    path = Path(directory) / FILE
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - a damaged checkpoint is not worth dying for: start over
+        return None
+    if not isinstance(state, dict) or state.get("hash") != expected_hash:
+        return None
+    return state

@@ -1,0 +1,128 @@
+"""train_srgan: mSRGAN, the adversarial phase starting from the SRResNet, with the generator loss
+alpha*MSE + beta*miniVGG19-content + adversarial*GAN-loss."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from msrgan.atomic import write_text
+from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generator_loss
+from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save_discriminator
+from msrgan.models.generator import load_generator, save_generator
+from msrgan.models.minivgg import load_minivgg
+from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
+from msrgan.train.dataset import fingerprint, load_split, training_batch
+from msrgan.train.device import pick_runtime, wants_cuda
+from msrgan.train.distributed import distributed
+from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.srresnet import generator_summary
+from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
+
+STAGE = "train_srgan"
+
+
+@dataclass
+class GanParts:
+    g_net: torch.nn.Module          # generator, DDP-wrapped when distributed
+    generator: torch.nn.Module
+    d_net: torch.nn.Module          # discriminator, DDP-wrapped when distributed
+    disc: torch.nn.Module
+    content: ContentLoss | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    weights: LossWeights
+    gan_type: str
+
+
+def gan_step(p: GanParts, hr: torch.Tensor, lr: torch.Tensor, rt) -> dict[str, float]:
+    """One GAN iteration: a generator update against the current discriminator, then a discriminator update on
+    the same batch. Returns the losses (unweighted terms) and the discriminator's mean outputs."""
+    n = hr.shape[0]
+    with rt.autocast():
+        sr = p.g_net(lr)
+    # generator step: the discriminator judges but is not updated (its plain module: no gradient sync needed)
+    d_real = d_fake = None
+    if p.weights.adversarial:
+        p.disc.requires_grad_(False)
+        with rt.autocast():
+            logits = p.disc(torch.cat([hr, sr]))
+        d_real, d_fake = logits[:n].detach(), logits[n:]
+    with rt.autocast():
+        g_total, terms = generator_loss(sr, hr, p.weights, p.content, d_real, d_fake, p.gan_type)
+    p.opt_g.zero_grad(set_to_none=True)
+    g_total.backward()
+    p.opt_g.step()
+    # discriminator step, real and fake in one pass (one DDP forward/backward)
+    p.disc.requires_grad_(True)
+    with rt.autocast():
+        logits = p.d_net(torch.cat([hr, sr.detach()]))
+    d_loss = discriminator_loss(logits[:n], logits[n:], p.gan_type)
+    p.opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    p.opt_d.step()
+    probs = torch.sigmoid(logits.detach().float())
+    return {"g": g_total.item(), "mse": terms["mse"].item(), "content": terms["content"].item(),
+            "adv": terms["adv"].item(), "d": d_loss.item(), "d_real": probs[:n].mean().item(),
+            "d_fake": probs[n:].mean().item()}
+
+
+def train_srgan(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
+                checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+    """GAN training from models/srresnet.pt with the frozen models/minivgg.pt; writes generator.pt,
+    discriminator.pt and metrics/train_srgan.json."""
+    models = Path(models)
+    srresnet_path, vgg_path = models / "srresnet.pt", models / "minivgg.pt"
+    with distributed(wants_cuda(params.device)) as world:
+        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{STAGE}.device")
+        seed_everything(seed, rt)
+        train, val = load_split(processed, "train"), load_split(processed, "val")
+        generator, _ = load_generator(srresnet_path)
+        generator = rt.model(generator.train())
+        vgg, _ = load_minivgg(vgg_path)
+        content = ContentLoss(rt.model(vgg), params.loss.content_blocks)
+        side = (params.crop or train.lr.shape[-1]) * generator.config.scale
+        disc = rt.model(Discriminator(DiscriminatorConfig(params.discriminator.channels, params.discriminator.head,
+                                                          params.discriminator.dense, side)))
+        g_net, d_net = world.wrap(generator, rt.device), world.wrap(disc, rt.device)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=params.lr, betas=(0.9, 0.999))
+        opt_d = torch.optim.Adam(disc.parameters(), lr=params.lr_d, betas=(0.9, 0.999))
+        sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_lambda(params))
+        sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_lambda(params))
+        loss = params.loss
+        weights = LossWeights(loss.alpha, loss.beta, loss.adversarial)
+
+        parts = GanParts(g_net, generator, d_net, disc, content, opt_g, opt_d, weights, loss.gan_type)
+
+        def step(it: int) -> dict[str, float]:
+            hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size)
+            out = gan_step(parts, rt.batch(hr), rt.batch(lr), rt)
+            sched_g.step()
+            sched_d.step()
+            return out
+
+        live = Live(Path(metrics) / STAGE, world.main)
+        key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size,
+                       srresnet=state_digest(generator), minivgg=state_digest(vgg))
+        result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
+                          checkpoints=Path(checkpoints) / STAGE,
+                          state={"generator": generator, "discriminator": disc, "opt_g": opt_g, "opt_d": opt_d,
+                                 "sched_g": sched_g, "sched_d": sched_d},
+                          step=step, validate=lambda: validate_generator(generator, val, rt), keep="generator",
+                          select=params.select, select_key="psnr", guard="mse", live=live, stop_at=stop_at)
+        summary = {"weights_sha": weights_digest(generator)}
+        if world.main:
+            summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
+            summary["loss"] = loss.model_dump(mode="json")
+            save_generator(models / "generator.pt", generator, stage=STAGE, val=result.best,
+                           selected_iteration=result.best_step, loss=summary["loss"])
+            save_discriminator(models / "discriminator.pt", disc, stage=STAGE)
+            live.image("val_samples.png", sample_strip(generator, val, rt))
+            write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
+            live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
+                       "seconds": result.seconds})
+            live.end()
+        world.barrier()
+        return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}

@@ -1,0 +1,74 @@
+"""train_srresnet: the SRResNet generator pretrained with pixel MSE alone (phase 1 of mSRGAN, and a baseline)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from msrgan.atomic import write_text
+from msrgan.losses import mse
+from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.train.checkpoint import weights_digest, run_hash
+from msrgan.train.dataset import fingerprint, load_split, training_batch
+from msrgan.train.device import pick_runtime, wants_cuda
+from msrgan.train.distributed import distributed
+from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
+
+STAGE = "train_srresnet"
+
+
+def train_srresnet(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
+                   checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+    """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
+    with distributed(wants_cuda(params.device)) as world:
+        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{STAGE}.device")
+        seed_everything(seed, rt)
+        train, val = load_split(processed, "train"), load_split(processed, "val")
+        scale = train.hr.shape[-1] // train.lr.shape[-1]
+        config = GeneratorConfig(params.blocks, params.channels, scale, 3, params.residual)
+        model = rt.model(Generator(config))
+        net = world.wrap(model, rt.device)
+        opt = torch.optim.Adam(model.parameters(), lr=params.lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(params))
+
+        def step(it: int) -> dict[str, float]:
+            hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size)
+            with rt.autocast():
+                sr = net(rt.batch(lr))
+            loss = mse(sr, rt.batch(hr))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            return {"mse": loss.item()}
+
+        live = Live(Path(metrics) / STAGE, world.main)
+        key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
+        result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
+                          checkpoints=Path(checkpoints) / STAGE, state={"model": model, "opt": opt, "sched": sched},
+                          step=step, validate=lambda: validate_generator(model, val, rt), keep="model",
+                          select=params.select, select_key="psnr", guard="mse", live=live, stop_at=stop_at)
+        summary = {"weights_sha": weights_digest(model)}
+        if world.main:
+            summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
+            save_generator(Path(models) / "srresnet.pt", model, stage=STAGE, val=result.best,
+                           selected_iteration=result.best_step)
+            live.image("val_samples.png", sample_strip(model, val, rt))
+            write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
+            live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
+                       "seconds": result.seconds})
+            live.end()
+        world.barrier()
+        return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}
+
+
+def generator_summary(result, params, bicubic: dict, rt, world_size: int) -> dict:
+    """What metrics/<stage>.json says about a generator run (validation split only: the test split is evaluate's)."""
+    return {
+        "val": result.best, "val_last": result.last, "val_bicubic": bicubic,
+        "val_psnr_gain_db": result.best["psnr"] - bicubic["psnr"] if result.best else None,
+        "selected_iteration": result.best_step, "select": params.select, "iterations": params.iterations,
+        "device": str(rt.device), "precision": "bf16" if rt.dtype else "fp32", "world_size": world_size,
+    }

@@ -1,0 +1,87 @@
+"""train_vgg: the miniVGG19 trained from scratch on the HR tiles as a 13-class multi-label classifier
+(sigmoid + BCE with per-class positive weights against the class imbalance)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from msrgan.atomic import write_text
+from msrgan.classes import CLASSES
+from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
+from msrgan.train.checkpoint import weights_digest, run_hash
+from msrgan.train.dataset import Split, fingerprint, load_split, to_float, training_batch
+from msrgan.train.device import Runtime, pick_runtime, wants_cuda
+from msrgan.train.distributed import distributed
+from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.multilabel import classification_report
+
+STAGE = "train_vgg"
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -> np.ndarray:
+    model = getattr(model, "module", model)
+    was = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(data), batch):
+        with rt.autocast():
+            out.append(torch.sigmoid(model(rt.batch(to_float(data.hr[i:i + batch]))).float()).cpu())
+    model.train(was)
+    return torch.cat(out).numpy()
+
+
+def train_vgg(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
+              checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+    """Train, keep the best-val-mAP weights, write minivgg.pt and metrics/train_vgg.json (test split scores)."""
+    with distributed(wants_cuda(params.device)) as world:
+        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{STAGE}.device")
+        seed_everything(seed, rt)
+        train, val = load_split(processed, "train"), load_split(processed, "val")
+        model = rt.model(MiniVGG(MiniVGGConfig(params.width, len(CLASSES), params.dropout)))
+        net = world.wrap(model, rt.device)
+        positives = train.labels.sum(0)
+        pos_weight = ((len(train) - positives) / positives.clamp(min=1)).clamp(1, params.max_pos_weight).to(rt.device)
+        opt = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(params))
+
+        def step(it: int) -> dict[str, float]:
+            hr, _, y = training_batch(train, params, it, seed, world.rank, world.size, with_lr=False)
+            with rt.autocast():
+                logits = net(rt.batch(hr))
+            loss = F.binary_cross_entropy_with_logits(logits.float(), y.to(rt.device), pos_weight=pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            return {"bce": loss.item()}
+
+        def validate() -> dict[str, float]:
+            report = classification_report(predict(model, val, rt), val.labels.numpy(), params.threshold, CLASSES)
+            return {k: report[k] for k in ("map", "macro_f1", "micro_f1")}
+
+        live = Live(Path(metrics) / STAGE, world.main)
+        key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
+        result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
+                          checkpoints=Path(checkpoints) / STAGE, state={"model": model, "opt": opt, "sched": sched},
+                          step=step, validate=validate, keep="model", select="best", select_key="map",
+                          guard=None, live=live, stop_at=stop_at)
+        summary = {"weights_sha": weights_digest(model)}
+        if world.main:
+            test = load_split(processed, "test")
+            report = classification_report(predict(model, test, rt), test.labels.numpy(), params.threshold, CLASSES)
+            summary |= {"test": report, "val": result.best, "selected_iteration": result.best_step,
+                       "iterations": params.iterations, "device": str(rt.device),
+                       "precision": "bf16" if rt.dtype else "fp32", "world_size": world.size}
+            save_minivgg(Path(models) / "minivgg.pt", model, stage=STAGE, val=result.best,
+                         selected_iteration=result.best_step, hr_size=int(train.hr.shape[-1]))
+            write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
+            live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
+                       "seconds": result.seconds})
+            live.end()
+        world.barrier()
+        return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}

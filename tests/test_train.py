@@ -1,0 +1,126 @@
+"""The training stages for real on a tiny data set: outputs, resume after an interrupt, fresh start on changed
+params, the NaN stop."""
+import json
+
+import pytest
+import torch
+
+from msrgan.errors import UserError
+from msrgan.models.generator import load_generator
+from msrgan.models.minivgg import load_minivgg
+from msrgan.params import parse_section
+from msrgan.train.checkpoint import load_checkpoint, run_hash
+from msrgan.train.distributed import World
+from msrgan.train.loop import run_loop
+from msrgan.train.srgan import train_srgan
+from msrgan.train.srresnet import train_srresnet
+from msrgan.train.vgg import train_vgg
+from tests.train_data import make_processed
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and far faster when other processes share the two cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+COMMON = {"iterations": 6, "batch_size": 4, "val_every": 3, "checkpoint_every": 2, "log_every": 2,
+          "device": "cpu", "precision": "fp32"}
+VGG = {**COMMON, "width": 4}
+SRRESNET = {**COMMON, "blocks": 1, "channels": 8}
+SRGAN = {**COMMON, "discriminator": {"channels": 4, "dense": 8}, "loss": {"beta": 0.01, "adversarial": 0.01}}
+
+
+def paths(root):
+    return {"processed": root.parent / "processed", "models": root / "models", "metrics": root / "metrics",
+            "checkpoints": root / "ckpt"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Tiny data plus the two models train_srgan needs, trained by their stages."""
+    base = tmp_path_factory.mktemp("train")
+    make_processed(base / "processed")
+    run = paths(base / "run")
+    vgg = train_vgg(parse_section("train_vgg", VGG), 1, **run)
+    res = train_srresnet(parse_section("train_srresnet", SRRESNET), 1, **run)
+    return base, run, vgg, res
+
+
+def test_stage_outputs(trained):
+    _, run, vgg, res = trained
+    model, meta = load_minivgg(run["models"] / "minivgg.pt")
+    assert meta["stage"] == "train_vgg"
+    written = json.loads((run["metrics"] / "train_vgg.json").read_text())
+    assert set(written["test"]) >= {"macro_f1", "micro_f1", "map", "per_class_ap"} and written["test"]["n"] == 4
+    generator, meta = load_generator(run["models"] / "srresnet.pt")
+    assert generator.config.blocks == 1 and generator.config.scale == 4
+    written = json.loads((run["metrics"] / "train_srresnet.json").read_text())
+    assert {"val", "val_bicubic", "selected_iteration"} <= set(written)
+    assert (run["metrics"] / "train_srresnet" / "plots" / "metrics" / "val" / "psnr.tsv").is_file()
+    assert (run["metrics"] / "train_srresnet" / "plots" / "images" / "val_samples.png").is_file()
+    assert vgg["resumed_from"] == 0 and res["resumed_from"] == 0
+
+
+def test_srgan_outputs_and_complete_run_resumes_to_the_end(trained):
+    base, run, *_ = trained
+    params = parse_section("train_srgan", SRGAN)
+    first = train_srgan(params, 1, **run)
+    assert (run["models"] / "generator.pt").is_file() and (run["models"] / "discriminator.pt").is_file()
+    written = json.loads((run["metrics"] / "train_srgan.json").read_text())
+    assert written["loss"]["alpha"] == 1.0 and "psnr" in written["val"]
+    again = train_srgan(params, 1, **run)      # nothing left to do: resumes at the end, same result
+    assert again["resumed_from"] == 6 and again["weights_sha"] == first["weights_sha"]
+    assert json.loads((run["metrics"] / "train_srgan.json").read_text()) == written
+    changed = train_srgan(parse_section("train_srgan", {**SRGAN, "loss": {"alpha": 0.5}}), 1, **run)
+    assert changed["resumed_from"] == 0 and changed["weights_sha"] != first["weights_sha"]
+
+
+@pytest.mark.parametrize("stage", ["train_srresnet", "train_srgan"])
+def test_resume_after_interrupt_gives_the_same_weights(trained, tmp_path, stage):
+    base, run, *_ = trained
+    fn, values = {"train_srresnet": (train_srresnet, SRRESNET), "train_srgan": (train_srgan, SRGAN)}[stage]
+    params = parse_section(stage, values)
+    straight = fn(params, 3, **{**run, "checkpoints": tmp_path / "a", "metrics": tmp_path / "ma",
+                                "models": run["models"] if stage == "train_srgan" else tmp_path / "a"})
+    where = {**run, "checkpoints": tmp_path / "b", "metrics": tmp_path / "mb",
+             "models": run["models"] if stage == "train_srgan" else tmp_path / "b"}
+    with pytest.raises(KeyboardInterrupt):
+        fn(params, 3, **where, stop_at=5)       # interrupted after the checkpoint at iteration 4
+    resumed = fn(params, 3, **where)
+    assert resumed["resumed_from"] == 4
+    assert resumed["weights_sha"] == straight["weights_sha"]
+    assert resumed["val"] == straight["val"]
+
+
+def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    params = parse_section("train_srresnet", SRRESNET)
+    model = torch.nn.Linear(2, 1)
+
+    def step(it):
+        return {"mse": float("nan") if it == 4 else 1.0 / (it + 1)}
+
+    with pytest.raises(UserError, match=r"NaN/inf at iteration 5 \(mse\)") as err:
+        run_loop(stage="train_srresnet", params=params, seed=0, world=World(), run_hash="h", checkpoints=tmp_path,
+                 state={"model": model}, step=step, validate=lambda: {"psnr": 0.0}, keep="model", guard="mse")
+    assert "\n" not in str(err.value)
+    assert load_checkpoint(tmp_path, "h")["step"] == 4
+
+
+def test_diverging_stage_stops_cleanly(trained, tmp_path):
+    base, run, *_ = trained
+    params = parse_section("train_srresnet", {**SRRESNET, "lr": 1e6, "warmup": 0, "decay": "constant",
+                                              "iterations": 30, "checkpoint_every": 1})
+    with pytest.raises(UserError, match="NaN|diverged"):
+        train_srresnet(params, 1, **{**run, "checkpoints": tmp_path, "models": tmp_path, "metrics": tmp_path})
+    assert not (tmp_path / "srresnet.pt").exists()
+    assert (tmp_path / "train_srresnet" / "checkpoint.pt").is_file()
+
+
+def test_run_hash_changes_with_params():
+    a = parse_section("train_srgan", SRGAN)
+    b = parse_section("train_srgan", {**SRGAN, "loss": {"beta": 0.02}})
+    assert run_hash(params=a) == run_hash(params=a) != run_hash(params=b)
