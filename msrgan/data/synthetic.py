@@ -10,6 +10,7 @@ FOV k depends only on (seed, k): the same seed writes byte-identical files, what
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -616,7 +617,9 @@ def simulate(params: SyntheticSource, seed: int, out: Path) -> None:
     workers = min(params.workers, len(jobs), os.cpu_count() or 1)
     bar = dict(total=len(jobs), desc="simulate FOVs", unit="fov")
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+        # spawn, not fork: a forked child of a process that already runs torch/OpenMP threads can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
             rows = list(tqdm(pool.map(_job, jobs, chunksize=4), **bar))
     else:
         rows = [_job(j) for j in tqdm(jobs, **bar)]
