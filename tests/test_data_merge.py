@@ -1,6 +1,8 @@
 """merge: stains -> one RGB PNG per FOV; percentile normalisation of 16-bit, 8-bit unchanged, masks copied."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from data_files import write_channel, write_cyto_fov
@@ -44,6 +46,8 @@ def test_16bit_percentile_window_and_8bit_passthrough(tmp_path):
     for c, colour in enumerate(("red", "green", "blue")):
         np.testing.assert_array_equal(b[..., c], fovs["b_1"]["images"][colour])   # 8-bit: unchanged
     assert (tmp_path / "merged" / "index.csv").read_text() == "id,labels,masks\na_1,0,1\nb_1,1,1\n"
+    recorded = json.loads((tmp_path / "merged" / "normalisation.json").read_text())
+    assert recorded == {"rgb": ["red", "green", "blue"], "percentiles": [1.0, 99.0], "sample_pixels": 1024}
     np.testing.assert_array_equal(read_image(tmp_path / "merged" / "masks" / "a_1_cells.png"),
                                   read_image(raw / "masks" / "a_1_cells.png"))
 

@@ -58,6 +58,7 @@ def test_stage_outputs(trained):
     assert set(written["test"]) >= {"macro_f1", "micro_f1", "map", "per_class_ap"} and written["test"]["n"] == 4
     generator, meta = load_generator(run["models"] / "srresnet.pt")
     assert generator.config.blocks == 1 and generator.config.scale == 4
+    assert meta["percentiles"] == [1.0, 99.0]   # merge's 16-bit window travels with the generator to `upscale`
     written = json.loads((run["metrics"] / "train_srresnet.json").read_text())
     assert {"val", "val_bicubic", "selected_iteration"} <= set(written)
     assert (run["metrics"] / "train_srresnet" / "plots" / "metrics" / "val" / "psnr.tsv").is_file()

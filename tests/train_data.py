@@ -39,4 +39,5 @@ def make_processed(root: Path, counts=(12, 4, 4), hr: int = 32, scale: int = 4, 
             labels = sorted({int(rng.integers(13)), int(rng.integers(13))})
             rows.append(f"{ident},{split},{';'.join(map(str, labels))},{ident},,")
     (root / "index.csv").write_text("id,split,labels,fov,nuclei_mask,cell_mask\n" + "\n".join(rows) + "\n")
+    (root / "normalisation.json").write_text('{"rgb": ["red", "green", "blue"], "percentiles": [1.0, 99.0]}\n')
     return root

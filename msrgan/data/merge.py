@@ -8,6 +8,7 @@ applied as a 65536-entry lookup table. 8-bit stains pass through unchanged.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import zlib
@@ -18,12 +19,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from msrgan.atomic import atomic_dir, atomic_path
+from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels
 from msrgan.data.raw import RGB, RawFov, scan_raw
 from msrgan.errors import fail
 from msrgan.imageio import read_image, write_png
 from msrgan.params import Merge
+
+NORMALISATION = "normalisation.json"
 
 
 def merge(params: Merge, raw: str | os.PathLike = "data/raw", out: str | os.PathLike = "data/merged",
@@ -47,6 +50,9 @@ def merge(params: Merge, raw: str | os.PathLike = "data/raw", out: str | os.Path
             writer.writerow(["id", "labels", "masks"])
             for fov in fovs:
                 writer.writerow([fov.id, format_labels(fov.labels), int(fov.masks is not None)])
+        # How 16-bit stains were scaled: prepare passes it on and the generators carry it to `msrgan upscale`.
+        write_text(tmp / NORMALISATION, json.dumps({"rgb": list(params.rgb), "percentiles": list(params.percentiles),
+                                                    "sample_pixels": params.sample_pixels}, indent=2) + "\n")
     print(f"merge: {len(fovs)} FOVs in {Path(out)}")
     return len(fovs)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path
 from msrgan.classes import format_labels, parse_labels
+from msrgan.data.merge import NORMALISATION
 from msrgan.data.raw import read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
 from msrgan.errors import fail
@@ -88,6 +90,8 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
             writer = csv.DictWriter(f, INDEX_COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
+        if (merged / NORMALISATION).is_file():
+            shutil.copyfile(merged / NORMALISATION, tmp / NORMALISATION)
     unit = "tiles" if params.mode == "tiles" else "FOVs"
     print(f"prepare: {len(fovs)} FOVs -> " + ", ".join(f"{name} {counts[name]} {unit}" for name in SPLITS)
           + f" ({params.hr_size}px HR, {params.hr_size // params.scale}px LR) in {Path(out)}")

@@ -7,6 +7,7 @@ uninterrupted one would, without saving any sampler state.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def load_split(processed: str | Path, split: str) -> Split:
             labels[i, parse_labels(text, f"{processed / 'index.csv'}: {sample}")] = 1
     to_tensor = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     return Split(list(rows["id"]), to_tensor(hr), to_tensor(lr), labels)
+
+
+def normalisation(processed: str | Path) -> dict:
+    """How merge scaled 16-bit stains (data/processed/normalisation.json), for the generator file; {} if unknown."""
+    path = Path(processed) / "normalisation.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def fingerprint(processed: str | Path) -> str:

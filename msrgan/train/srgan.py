@@ -14,7 +14,7 @@ from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save
 from msrgan.models.generator import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
-from msrgan.train.dataset import fingerprint, load_split, training_batch
+from msrgan.train.dataset import fingerprint, load_split, normalisation, training_batch
 from msrgan.train.device import pick_runtime, wants_cuda
 from msrgan.train.distributed import distributed
 from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
@@ -117,7 +117,7 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
             summary["loss"] = loss.model_dump(mode="json")
             save_generator(models / "generator.pt", generator, stage=STAGE, val=result.best,
-                           selected_iteration=result.best_step, loss=summary["loss"])
+                           selected_iteration=result.best_step, loss=summary["loss"], **normalisation(processed))
             save_discriminator(models / "discriminator.pt", disc, stage=STAGE)
             live.image("val_samples.png", sample_strip(generator, val, rt))
             write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")

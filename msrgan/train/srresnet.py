@@ -10,7 +10,7 @@ from msrgan.atomic import write_text
 from msrgan.losses import mse
 from msrgan.models.generator import Generator, GeneratorConfig, save_generator
 from msrgan.train.checkpoint import weights_digest, run_hash
-from msrgan.train.dataset import fingerprint, load_split, training_batch
+from msrgan.train.dataset import fingerprint, load_split, normalisation, training_batch
 from msrgan.train.device import pick_runtime, wants_cuda
 from msrgan.train.distributed import distributed
 from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
@@ -54,7 +54,7 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
         if world.main:
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
             save_generator(Path(models) / "srresnet.pt", model, stage=STAGE, val=result.best,
-                           selected_iteration=result.best_step)
+                           selected_iteration=result.best_step, **normalisation(processed))
             live.image("val_samples.png", sample_strip(model, val, rt))
             write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
             live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
