@@ -2,4 +2,5 @@
 from msrgan.data.fetch import fetch
 from msrgan.stage import run_stage
 
-run_stage("fetch", lambda seed, params: fetch(params, seed, out="data/raw"))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("fetch", lambda seed, params: fetch(params, seed, out="data/raw"))

@@ -2,4 +2,5 @@
 from msrgan.data.merge import merge
 from msrgan.stage import run_stage
 
-run_stage("merge", lambda seed, params: merge(params, raw="data/raw", out="data/merged"))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("merge", lambda seed, params: merge(params, raw="data/raw", out="data/merged"))

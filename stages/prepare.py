@@ -2,4 +2,5 @@
 from msrgan.data.prepare import prepare
 from msrgan.stage import run_stage
 
-run_stage("prepare", lambda seed, params: prepare(params, seed, merged="data/merged", out="data/processed"))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("prepare", lambda seed, params: prepare(params, seed, merged="data/merged", out="data/processed"))

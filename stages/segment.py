@@ -2,5 +2,6 @@
 from msrgan.segmentation.study import segment_study
 from msrgan.stage import run_stage
 
-run_stage("segment", lambda seed, params: segment_study(params, seed, processed="data/processed", sr_dir="data/sr",
-                                                        metrics_dir="metrics"))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("segment", lambda seed, params: segment_study(params, seed, processed="data/processed", sr_dir="data/sr",
+                                                            metrics_dir="metrics"))

@@ -2,4 +2,5 @@
 from msrgan.stage import run_stage
 from msrgan.train.srgan import train_srgan
 
-run_stage("train_srgan", lambda seed, params: train_srgan(params, seed))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("train_srgan", lambda seed, params: train_srgan(params, seed))

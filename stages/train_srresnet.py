@@ -2,4 +2,5 @@
 from msrgan.stage import run_stage
 from msrgan.train.srresnet import train_srresnet
 
-run_stage("train_srresnet", lambda seed, params: train_srresnet(params, seed))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("train_srresnet", lambda seed, params: train_srresnet(params, seed))

@@ -2,4 +2,5 @@
 from msrgan.stage import run_stage
 from msrgan.train.vgg import train_vgg
 
-run_stage("train_vgg", lambda seed, params: train_vgg(params, seed))
+if __name__ == "__main__":  # guarded: worker processes (spawn, DDP) re-import this file
+    run_stage("train_vgg", lambda seed, params: train_vgg(params, seed))

@@ -48,9 +48,8 @@ def test_repro_reruns_only_what_changed_and_push_pull(tmp_path):
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {s: pipeline["stages"][s] for s in STAGES}}))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["fetch"]["source"] = "synthetic"
-    params["fetch"]["synthetic"].update(n_fov=4, size=64)
-    if "workers" in params["fetch"]["synthetic"]:
-        params["fetch"]["synthetic"]["workers"] = 1
+    # two workers: the stage script must survive spawned worker processes, as in the default pipeline
+    params["fetch"]["synthetic"].update(n_fov=4, size=64, workers=2)
     params["prepare"]["hr_size"] = 32
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
