@@ -98,6 +98,21 @@ def examples_grid(path, items, lrs, hrs, srs: dict[str, list[np.ndarray]], table
 DISTRIBUTION_METRICS = ("psnr", "ssim", "nrmse", "frc_resolution", "perceptual", "lr_psnr")
 
 
+def method_boxes(ax, data: list[np.ndarray], methods: list[str], higher: bool, rng: np.random.Generator) -> None:
+    """One box per method in its colour, every image as a jittered dot, and which way is better."""
+    box = ax.boxplot(data, patch_artist=True, widths=0.55, showfliers=False, medianprops={"color": "black"})
+    for patch, m in zip(box["boxes"], methods):
+        patch.set_facecolor(COLOURS.get(m, "white"))
+        patch.set_alpha(0.45)
+    for x, (values, m) in enumerate(zip(data, methods), start=1):
+        ax.scatter(x + rng.uniform(-0.15, 0.15, len(values)), values, s=8, color=COLOURS.get(m, "black"),
+                   alpha=0.7, zorder=3, linewidths=0)
+    ax.set_xticks(range(1, len(methods) + 1), [name(m) for m in methods], fontsize=9)
+    ax.text(0.99, 0.01, "higher is better" if higher else "lower is better", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=8, color="dimgray")
+    ax.grid(axis="y", alpha=0.3)
+
+
 def metric_distributions(path, table: pd.DataFrame, methods: list[str]) -> None:
     """Box plot of each metric per method over the test images, with the images as dots (jittered)."""
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
@@ -106,18 +121,8 @@ def metric_distributions(path, table: pd.DataFrame, methods: list[str]) -> None:
         label, unit, higher = METRICS[metric]
         data = [table.loc[table["method"] == m, metric].replace([np.inf, -np.inf], np.nan).dropna().to_numpy()
                 for m in methods]
-        box = ax.boxplot(data, patch_artist=True, widths=0.55, showfliers=False, medianprops={"color": "black"})
-        for patch, m in zip(box["boxes"], methods):
-            patch.set_facecolor(COLOURS.get(m, "white"))
-            patch.set_alpha(0.45)
-        for x, (values, m) in enumerate(zip(data, methods), start=1):
-            ax.scatter(x + rng.uniform(-0.15, 0.15, len(values)), values, s=7, color=COLOURS.get(m, "black"),
-                       alpha=0.7, zorder=3, linewidths=0)
-        ax.set_xticks(range(1, len(methods) + 1), [name(m) for m in methods], fontsize=9)
+        method_boxes(ax, data, methods, higher, rng)
         ax.set_title(f"{label}" + (f" [{unit}]" if unit else ""), fontsize=10)
-        ax.text(0.99, 0.01, "higher is better" if higher else "lower is better", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=8, color="dimgray")
-        ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"Image quality against HR on {table['id'].nunique()} test images (one dot per image)", fontsize=11)
     fig.tight_layout()
     save(fig, path)

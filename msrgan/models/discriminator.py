@@ -4,12 +4,12 @@ channels doubling from `channels` to 8x, then a head giving one logit per image:
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from msrgan.atomic import atomic_path
+from msrgan.models.modelfile import load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -49,20 +49,9 @@ class Discriminator(nn.Module):
 
 
 def save_discriminator(path: str | os.PathLike, model: Discriminator, **meta) -> None:
-    model = getattr(model, "module", model)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"kind": "msrgan-discriminator", "config": asdict(model.config), "state_dict": state,
-                    "meta": meta}, tmp)
+    save_model(path, "discriminator", model, **meta)
 
 
 def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Discriminator, dict]:
-    from msrgan.errors import fail
-    if not os.path.isfile(path):
-        fail(f"{path}: discriminator file not found")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(blob, dict) or blob.get("kind") != "msrgan-discriminator":
-        fail(f"{path}: not an mSRGAN discriminator file")
-    model = Discriminator(DiscriminatorConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval(), dict(blob.get("meta", {}))
+    return load_model(path, "discriminator", lambda config: Discriminator(DiscriminatorConfig(**config)),
+                      "discriminator", device)

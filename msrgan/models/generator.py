@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msrgan.atomic import atomic_path
-from msrgan.errors import fail
+from msrgan.models.modelfile import load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -66,23 +65,10 @@ class Generator(nn.Module):
 
 
 def save_generator(path: str | os.PathLike, model: Generator, **meta) -> None:
-    """Everything inference needs in one file: architecture, weights, and free-form metadata (normalisation, ...)."""
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"kind": "msrgan-generator", "config": asdict(model.config), "state_dict": state, "meta": meta}, tmp)
+    """Everything inference needs in one file: architecture, weights, and metadata (normalisation, ...)."""
+    save_model(path, "generator", model, **meta)
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
     """(generator in eval mode, its metadata); a missing or foreign file is a UserError naming it."""
-    if not os.path.isfile(path):
-        fail(f"{path}: generator file not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means this is not our file
-        fail(f"{path}: not a readable generator file ({type(exc).__name__})")
-    if not isinstance(blob, dict) or blob.get("kind") != "msrgan-generator":
-        fail(f"{path}: not an mSRGAN generator file (save it with msrgan.models.generator.save_generator)")
-    model = Generator(GeneratorConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval(), dict(blob.get("meta", {}))
+    return load_model(path, "generator", lambda config: Generator(GeneratorConfig(**config)), "generator", device)

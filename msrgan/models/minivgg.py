@@ -3,13 +3,12 @@ to classify the 13 localisation classes; its block features give the content los
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from msrgan.atomic import atomic_path
-from msrgan.errors import fail
+from msrgan.models.modelfile import load_model, save_model
 
 VGG19_BLOCKS = (2, 2, 4, 4, 4)
 
@@ -58,20 +57,10 @@ class MiniVGG(nn.Module):
 
 
 def save_minivgg(path: str | os.PathLike, model: MiniVGG, **meta) -> None:
-    model = getattr(model, "module", model)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"kind": "msrgan-minivgg", "config": asdict(model.config), "state_dict": state, "meta": meta}, tmp)
+    save_model(path, "minivgg", model, **meta)
 
 
 def load_minivgg(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MiniVGG, dict]:
     """(frozen classifier in eval mode, its metadata)."""
-    if not os.path.isfile(path):
-        fail(f"{path}: miniVGG19 file not found")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(blob, dict) or blob.get("kind") != "msrgan-minivgg":
-        fail(f"{path}: not a miniVGG19 file")
-    model = MiniVGG(MiniVGGConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
-    model.requires_grad_(False)
-    return model.to(device).eval(), dict(blob.get("meta", {}))
+    model, meta = load_model(path, "minivgg", lambda config: MiniVGG(MiniVGGConfig(**config)), "miniVGG19", device)
+    return model.requires_grad_(False), meta

@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
 from skimage.segmentation import find_boundaries  # noqa: E402
 
-from msrgan.evaluation.figures import COLOURS, name, pick_examples, save  # noqa: E402
+from msrgan.evaluation.figures import method_boxes, name, pick_examples, save  # noqa: E402
 from msrgan.segmentation.scores import dice, object_f1  # noqa: E402
 
 pick_by_score = pick_examples
@@ -74,19 +74,9 @@ def score_boxplots(path, table: pd.DataFrame, methods: list[str], reference: dic
             column = f"{target}_{score}"
             shown = [m for m in methods if table.loc[table["method"] == m, column].notna().any()]
             data = [table.loc[table["method"] == m, column].dropna().to_numpy(float) for m in shown]
-            box = ax.boxplot(data, patch_artist=True, widths=0.55, showfliers=False, medianprops={"color": "black"})
-            for patch, m in zip(box["boxes"], shown):
-                patch.set_facecolor(COLOURS.get(m, "white"))
-                patch.set_alpha(0.45)
-            for x, (values, m) in enumerate(zip(data, shown), start=1):
-                ax.scatter(x + rng.uniform(-0.15, 0.15, len(values)), values, s=8, color=COLOURS.get(m, "black"),
-                           alpha=0.7, zorder=3, linewidths=0)
-            ax.set_xticks(range(1, len(shown) + 1), [name(m) for m in shown], fontsize=9)
+            method_boxes(ax, data, shown, higher, rng)
             ref = "true masks" if reference[target] == "truth" else "HR segmentation"
             ax.set_title(f"{target.capitalize()}: {title}\nvs {ref}", fontsize=10)
-            ax.text(0.99, 0.01, "higher is better" if higher else "lower is better", transform=ax.transAxes,
-                    ha="right", va="bottom", fontsize=8, color="dimgray")
-            ax.grid(axis="y", alpha=0.3)
             values = np.concatenate(data) if data else np.zeros(1)
             if np.ptp(values) == 0:   # all equal (e.g. every count right): show the value, not a 1e-16 axis
                 ax.set_ylim(values[0] - 0.5 if not higher else values[0] - 0.1, values[0] + (0.5 if not higher else 0.05))

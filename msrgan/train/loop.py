@@ -3,6 +3,7 @@ checkpoints with resume, keeping the best-validated weights, and a stop on NaN o
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from msrgan.atomic import write_text
 from msrgan.errors import fail
 from msrgan.train.checkpoint import load_checkpoint, save_checkpoint
 from msrgan.train.distributed import World
@@ -194,3 +196,15 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
     else:
         chosen_step, chosen = total, last
     return LoopResult(history, chosen_step, chosen, last, start, per_it, time.perf_counter() - began)
+
+
+def finish_stage(world: World, live: Live, result: LoopResult, summary: dict, metrics_json: Path) -> dict:
+    """Rank 0 writes metrics/<stage>.json and closes dvclive (timings go there, not into the JSON, so identical
+    runs give identical metrics); every rank waits for it. Returns the summary with the run's timing."""
+    if world.main:
+        write_text(metrics_json, json.dumps(summary, indent=2) + "\n")
+        live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
+                   "seconds": result.seconds})
+        live.end()
+    world.barrier()
+    return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}

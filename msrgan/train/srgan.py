@@ -2,13 +2,11 @@
 alpha*MSE + beta*miniVGG19-content + adversarial*GAN-loss."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from msrgan.atomic import write_text
 from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generator_loss
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save_discriminator
 from msrgan.models.generator import load_generator, save_generator
@@ -17,7 +15,7 @@ from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
 from msrgan.train.dataset import fingerprint, load_split, normalisation, training_batch
 from msrgan.train.device import pick_runtime, wants_cuda
 from msrgan.train.distributed import distributed
-from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
 from msrgan.train.srresnet import generator_summary
 from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
 
@@ -120,9 +118,4 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
                            selected_iteration=result.best_step, loss=summary["loss"], **normalisation(processed))
             save_discriminator(models / "discriminator.pt", disc, stage=STAGE)
             live.image("val_samples.png", sample_strip(generator, val, rt))
-            write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
-            live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
-                       "seconds": result.seconds})
-            live.end()
-        world.barrier()
-        return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}
+        return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")

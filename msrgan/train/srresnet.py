@@ -1,19 +1,17 @@
 """train_srresnet: the SRResNet generator pretrained with pixel MSE alone (phase 1 of mSRGAN, and a baseline)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from msrgan.atomic import write_text
 from msrgan.losses import mse
 from msrgan.models.generator import Generator, GeneratorConfig, save_generator
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import fingerprint, load_split, normalisation, training_batch
 from msrgan.train.device import pick_runtime, wants_cuda
 from msrgan.train.distributed import distributed
-from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
 from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
 
 STAGE = "train_srresnet"
@@ -56,12 +54,7 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
             save_generator(Path(models) / "srresnet.pt", model, stage=STAGE, val=result.best,
                            selected_iteration=result.best_step, **normalisation(processed))
             live.image("val_samples.png", sample_strip(model, val, rt))
-            write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
-            live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
-                       "seconds": result.seconds})
-            live.end()
-        world.barrier()
-        return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}
+        return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
 
 
 def generator_summary(result, params, bicubic: dict, rt, world_size: int) -> dict:

@@ -2,21 +2,19 @@
 (sigmoid + BCE with per-class positive weights against the class imbalance)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from msrgan.atomic import write_text
 from msrgan.classes import CLASSES
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import Split, fingerprint, load_split, to_float, training_batch
 from msrgan.train.device import Runtime, pick_runtime, wants_cuda
 from msrgan.train.distributed import distributed
-from msrgan.train.loop import Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
 from msrgan.train.multilabel import classification_report
 
 STAGE = "train_vgg"
@@ -79,9 +77,4 @@ def train_vgg(params, seed: int, *, processed="data/processed", models="data/mod
                        "precision": "bf16" if rt.dtype else "fp32", "world_size": world.size}
             save_minivgg(Path(models) / "minivgg.pt", model, stage=STAGE, val=result.best,
                          selected_iteration=result.best_step, hr_size=int(train.hr.shape[-1]))
-            write_text(Path(metrics) / f"{STAGE}.json", json.dumps(summary, indent=2) + "\n")
-            live.note({"seconds_per_iteration": result.seconds_per_iteration, "resumed_from": result.resumed_from,
-                       "seconds": result.seconds})
-            live.end()
-        world.barrier()
-        return {**summary, "resumed_from": result.resumed_from, "seconds_per_iteration": result.seconds_per_iteration}
+        return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")

@@ -1,0 +1,39 @@
+"""One self-describing file per trained network: its kind, architecture config, weights and free-form metadata."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Callable, TypeVar
+
+import torch
+from torch import nn
+
+from msrgan.atomic import atomic_path
+from msrgan.errors import fail
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def save_model(path: str | os.PathLike, kind: str, model: nn.Module, **meta) -> None:
+    """Write `model` (its dataclass `config` and CPU weights) atomically, tagged with `kind`."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"kind": f"msrgan-{kind}", "config": asdict(model.config), "state_dict": state, "meta": meta}, tmp)
+
+
+def load_model(path: str | os.PathLike, kind: str, build: Callable[[dict], M], what: str,
+               device: str | torch.device = "cpu") -> tuple[M, dict]:
+    """(network built from the file's config by `build`, in eval mode on `device`, its metadata).
+    A missing, unreadable or other-kind file is a UserError naming it; `what` names the network for people."""
+    if not os.path.isfile(path):
+        fail(f"{path}: {what} file not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means this is not one of our files
+        fail(f"{path}: not a readable {what} file ({type(exc).__name__})")
+    if not isinstance(blob, dict) or blob.get("kind") != f"msrgan-{kind}":
+        fail(f"{path}: not an mSRGAN {what} file")
+    model = build(blob["config"])
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval(), dict(blob.get("meta", {}))
