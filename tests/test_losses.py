@@ -8,15 +8,6 @@ from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and far faster when other processes share the two cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture()
 def parts():
     torch.manual_seed(0)

@@ -1,19 +1,9 @@
-import pytest
 import torch
 import torch.nn.functional as F
 
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, load_discriminator, save_discriminator
 from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and far faster when other processes share the two cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_generator_upscales_4x_and_starts_as_bicubic():

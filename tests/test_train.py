@@ -18,14 +18,6 @@ from msrgan.train.vgg import train_vgg
 from tests.train_data import make_processed
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and far faster when other processes share the two cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 COMMON = {"iterations": 6, "batch_size": 4, "val_every": 3, "checkpoint_every": 2, "log_every": 2,
           "device": "cpu", "precision": "fp32"}

@@ -4,7 +4,6 @@ import json
 import os
 import socket
 
-import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -12,14 +11,6 @@ from msrgan.params import parse_section
 from msrgan.train.srresnet import train_srresnet
 from tests.train_data import make_processed
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and far faster when other processes share the two cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 PARAMS = {"iterations": 4, "batch_size": 2, "val_every": 2, "checkpoint_every": 2, "log_every": 1,

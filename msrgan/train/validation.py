@@ -2,6 +2,8 @@
 side-by-side sample strip for dvclive."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,17 +25,23 @@ def bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def super_resolve(generator: torch.nn.Module, lr_uint8: torch.Tensor, rt: Runtime, batch: int = 32) -> np.ndarray:
-    """The generator (eval mode) on uint8 LR tiles -> N x H x W x 3 uint8."""
-    model = getattr(generator, "module", generator)
+def in_eval_batches(model: torch.nn.Module, images_uint8: torch.Tensor, rt: Runtime, batch: int,
+                    finish: Callable[[torch.Tensor], object]) -> list:
+    """`finish(model(x))` for each batch of uint8 images, with the model in eval mode (its mode restored after)."""
+    model = getattr(model, "module", model)
     was_training = model.training
     model.eval()
     out = []
-    for i in range(0, len(lr_uint8), batch):
+    for i in range(0, len(images_uint8), batch):
         with rt.autocast():
-            out.append(to_uint8(model(rt.batch(to_float(lr_uint8[i:i + batch])))))
+            out.append(finish(model(rt.batch(to_float(images_uint8[i:i + batch])))))
     model.train(was_training)
-    return np.concatenate(out)
+    return out
+
+
+def super_resolve(generator: torch.nn.Module, lr_uint8: torch.Tensor, rt: Runtime, batch: int = 32) -> np.ndarray:
+    """The generator (eval mode) on uint8 LR tiles -> N x H x W x 3 uint8."""
+    return np.concatenate(in_eval_batches(generator, lr_uint8, rt, batch, to_uint8))
 
 
 def validate_generator(generator: torch.nn.Module, data: Split, rt: Runtime) -> dict[str, float]:

@@ -11,26 +11,20 @@ import torch.nn.functional as F
 from msrgan.classes import CLASSES
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
 from msrgan.train.checkpoint import weights_digest, run_hash
-from msrgan.train.dataset import Split, fingerprint, load_split, to_float, training_batch
+from msrgan.train.dataset import Split, fingerprint, load_split, training_batch
 from msrgan.train.device import Runtime, pick_runtime, wants_cuda
 from msrgan.train.distributed import distributed
 from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
 from msrgan.train.multilabel import classification_report
+from msrgan.train.validation import in_eval_batches
 
 STAGE = "train_vgg"
 
 
-@torch.no_grad()
 def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -> np.ndarray:
-    model = getattr(model, "module", model)
-    was = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(data), batch):
-        with rt.autocast():
-            out.append(torch.sigmoid(model(rt.batch(to_float(data.hr[i:i + batch]))).float()).cpu())
-    model.train(was)
-    return torch.cat(out).numpy()
+    """Class probabilities (sigmoid) for every HR tile of `data`, N x 13."""
+    probabilities = in_eval_batches(model, data.hr, rt, batch, lambda logits: torch.sigmoid(logits.float()).cpu())
+    return torch.cat(probabilities).numpy()
 
 
 def train_vgg(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
