@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from msrgan.data.prepare import downscale  # the one definition of how an LR image is made
 
 CHANNELS = ("r", "g", "b")
 FRC_THRESHOLD = 1 / 7
@@ -128,12 +129,6 @@ def frc_resolution_rgb(reference: np.ndarray, test: np.ndarray, threshold: float
 
 
 # ---------------------------------------------------------------- LR consistency
-def downscale(image: np.ndarray, scale: int) -> np.ndarray:
-    """Exactly how prepare made the LR input from the HR image (OpenCV bicubic, no antialiasing)."""
-    h, w = image.shape[:2]
-    return cv2.resize(image, (w // scale, h // scale), interpolation=cv2.INTER_CUBIC)
-
-
 def lr_consistency(sr: np.ndarray, lr: np.ndarray) -> float:
     """PSNR between the SR image downscaled the way the LR was made and the LR input itself: structure that the
     network invented, or detail it lost, shows up here without any HR truth."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from msrgan.data.prepare import downscale
+
 
 @dataclass
 class Consistency:
@@ -41,9 +43,8 @@ class Consistency:
 def redownscale_error(sr_unit: np.ndarray, lr_unit: np.ndarray) -> np.ndarray:
     """C x sH x sW and C x H x W floats in [0, 1] -> C x H x W (downscaled SR - LR)."""
     height, width = lr_unit.shape[1:]
-    down = cv2.resize(np.ascontiguousarray(sr_unit.transpose(1, 2, 0)), (width, height),
-                      interpolation=cv2.INTER_CUBIC).reshape(height, width, -1)
-    return down.transpose(2, 0, 1) - lr_unit
+    down = downscale(np.ascontiguousarray(sr_unit.transpose(1, 2, 0)), sr_unit.shape[1] // height)
+    return down.reshape(height, width, -1).transpose(2, 0, 1) - lr_unit
 
 
 def heat_map(worst: np.ndarray, threshold: float) -> np.ndarray:
