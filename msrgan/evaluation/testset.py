@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from msrgan.errors import fail
+from msrgan.train.dataset import read_index
 
 
 @dataclass(frozen=True)
@@ -22,12 +21,7 @@ def load_test_split(processed: str | Path) -> list[TestImage]:
     """Test rows of `processed`/index.csv, sorted by id, with every file checked to exist."""
     processed = Path(processed)
     index = processed / "index.csv"
-    if not index.is_file():
-        fail(f"{index}: not found (run the prepare stage first)")
-    table = pd.read_csv(index, dtype=str, keep_default_na=False)
-    missing = {"id", "split"} - set(table.columns)
-    if missing:
-        fail(f"{index}: missing column(s) {', '.join(sorted(missing))}")
+    table = read_index(processed)
     rows = table[table["split"] == "test"].sort_values("id")
     if rows.empty:
         fail(f"{index}: no rows with split 'test' (raise prepare.split.test or add images)")
