@@ -46,6 +46,7 @@ class Merge(Section):
     rgb: tuple[Colour, Colour, Colour] = ("red", "green", "blue")   # which stain goes to R, G, B
     percentiles: tuple[float, float] = (0.1, 99.9)                    # 16-bit -> 8-bit normalisation
     sample_pixels: int = Field(262144, ge=1024)                       # subsample for the percentiles
+    png_compression: int = Field(1, ge=0, le=9)                       # zlib level of the merged PNGs (0: stored)
 
     @field_validator("percentiles")
     @classmethod

@@ -66,6 +66,15 @@ def test_formula_exact_on_full_sample_and_deterministic(tmp_path):
     assert np.abs(got - expected).max() <= 1 and (got == expected).mean() > 0.99
 
 
+def test_uncompressed_png_has_the_same_pixels(tmp_path):
+    raw = raw_folder(tmp_path, {"f_1": {"shape": (64, 64)}})
+    merge(parse_section("merge", {}), raw, tmp_path / "fast")
+    merge(parse_section("merge", {"png_compression": 0}), raw, tmp_path / "stored")
+    fast, stored = tmp_path / "fast" / "f_1.png", tmp_path / "stored" / "f_1.png"
+    np.testing.assert_array_equal(read_png_rgb(stored), read_png_rgb(fast))
+    assert stored.stat().st_size > 64 * 64 * 3 > fast.stat().st_size   # stored: every byte plus PNG framing
+
+
 def test_rgb_mapping_param(tmp_path):
     fovs = {"g_1": {"dtype": np.uint8, "ext": ".png"}}
     raw = raw_folder(tmp_path, fovs)

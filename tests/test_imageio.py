@@ -34,6 +34,13 @@ def test_png_jpeg_gzip_and_rgb_order(tmp_path):
     assert image_suffix("x.TIFF.gz") == ".tiff" and image_suffix("x.bmp") == ""
 
 
+@pytest.mark.parametrize("compression", [0, 1, 9])
+def test_png_is_lossless_at_every_compression(tmp_path, compression):
+    for name, image in (("rgb.png", RGB8), ("gray16.png", GRAY16)):
+        write_png(tmp_path / name, image, compression)
+        np.testing.assert_array_equal(read_image(tmp_path / name), image)
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("a.tif", b"", "empty file (0 bytes)"),
     ("a.png", b"\x89PNG\r\n\x1a\n garbage", "not a readable image"),

@@ -29,6 +29,7 @@ def test_shipped_params_parse_with_every_section():
     ("fetch:\n  local:\n    layout: zip\n", "p.yaml: fetch.local.layout: "),
     ("merge:\n  percentiles: [99, 1]\n", "p.yaml: merge.percentiles: expected [low, high] with 0 <= low < high"),
     ("merge:\n  rgb: [red, green]\n", "p.yaml: merge.rgb"),
+    ("merge:\n  png_compression: 10\n", "p.yaml: merge.png_compression: "),
     ("seed: one\n", "p.yaml: seed: expected an integer"),
     ("fetsh: {}\n", "p.yaml: unknown section 'fetsh'"),
     ("prepare: [1\n", "p.yaml: not valid YAML"),

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path
 from msrgan.classes import format_labels, parse_labels
+from msrgan.data.degrade import downscale
 from msrgan.data.merge import NORMALISATION
 from msrgan.data.raw import read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
@@ -119,12 +120,6 @@ def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: 
         rows.append({"id": piece_id, "split": split, "labels": format_labels(fov.labels), "fov": fov.id,
                      "nuclei_mask": names[0], "cell_mask": names[1]})
     return rows
-
-
-def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
-    """The LR input exactly as the original mSRGAN made it: bicubic, no antialiasing."""
-    h, w = hr.shape[:2]
-    return cv2.resize(hr, (w // scale, h // scale), interpolation=cv2.INTER_CUBIC)
 
 
 def foreground_tiles(image: np.ndarray, size: int, min_foreground: float) -> list[tuple[int, int, int, int]]:

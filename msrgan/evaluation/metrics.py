@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from msrgan.data.prepare import downscale  # the one definition of how an LR image is made
+from msrgan.data.degrade import downscale  # the one definition of how an LR image is made
 
 CHANNELS = ("r", "g", "b")
 FRC_THRESHOLD = 1 / 7

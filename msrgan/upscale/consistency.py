@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from msrgan.data.prepare import downscale
+from msrgan.data.degrade import downscale
 
 
 @dataclass
