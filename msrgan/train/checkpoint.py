@@ -36,14 +36,6 @@ def run_hash(**parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def file_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
 def weights_digest(model: torch.nn.Module) -> str:
     """A hash of a model's parameters (not BN buffers, which each DDP rank updates on its own last batch)."""
     h = hashlib.sha256()
