@@ -219,31 +219,33 @@ def _rasterise(cells: list[Cell], size: int, rng) -> Geometry:
     # ragged outlines where a cell meets the background (neighbours share the factor: their border is unchanged)
     wobble = 1 + 0.05 * _noise(rng, shape, 9 * size / 512) + 0.02 * _noise(rng, shape, 3 * size / 512)
     for i, c in enumerate(cells, 1):
-        ext = 1.45 * max(c.a, c.b)
-        y0, y1 = int(max(0, c.cy - ext)), int(min(size, c.cy + ext + 1))
-        x0, x1 = int(max(0, c.cx - ext)), int(min(size, c.cx + ext + 1))
-        if y1 <= y0 or x1 <= x0:
+        if not _claim(best, lab, i, 1.45, c.cy, c.cx, c.a, c.b, c.o, c.harm, wobble):
             continue
-        yy, xx = np.ogrid[y0:y1, x0:x1]
-        q = _ellipse_q(yy.astype(np.float32), xx.astype(np.float32), c.cy, c.cx, c.a, c.b, c.o, c.harm)
-        q *= wobble[y0:y1, x0:x1]
-        win = q < best[y0:y1, x0:x1]
-        best[y0:y1, x0:x1][win] = q[win]
-        lab[y0:y1, x0:x1][win] = i
-        ext = 1.7 * max(c.na, c.nb)             # the nucleus (and a margin for its envelope) needs less
-        y0, y1 = int(max(0, c.ny - ext)), int(min(size, c.ny + ext + 1))
-        x0, x1 = int(max(0, c.nx - ext)), int(min(size, c.nx + ext + 1))
-        if y1 <= y0 or x1 <= x0:
-            continue
-        yy, xx = np.ogrid[y0:y1, x0:x1]
-        qn = _ellipse_q(yy.astype(np.float32), xx.astype(np.float32), c.ny, c.nx, c.na, c.nb, c.no, c.nharm)
-        win = qn < bestn[y0:y1, x0:x1]
-        bestn[y0:y1, x0:x1][win] = qn[win]
-        labn[y0:y1, x0:x1][win] = i
+        # the nucleus (and a margin for its envelope) needs a smaller window
+        _claim(bestn, labn, i, 1.7, c.ny, c.nx, c.na, c.nb, c.no, c.nharm)
     lab[best >= 1] = 0
     # a nucleus lies inside its own cell, away from the outline
     labn[(bestn >= 1) | (labn != lab) | (best > 0.9)] = 0
     return Geometry(lab, labn, np.minimum(best, 1.5), np.minimum(bestn, 3.0), cells)
+
+
+def _claim(best, lab, i, margin, cy, cx, a, b, o, harm, wobble=None) -> bool:
+    """Give label `i` the pixels where this ellipse's normalised distance beats `best` (both updated in place),
+    searching a window of `margin` times its larger semi-axis; False when that window lies outside the image."""
+    size = best.shape[0]
+    ext = margin * max(a, b)
+    y0, y1 = int(max(0, cy - ext)), int(min(size, cy + ext + 1))
+    x0, x1 = int(max(0, cx - ext)), int(min(size, cx + ext + 1))
+    if y1 <= y0 or x1 <= x0:
+        return False
+    yy, xx = np.ogrid[y0:y1, x0:x1]
+    q = _ellipse_q(yy.astype(np.float32), xx.astype(np.float32), cy, cx, a, b, o, harm)
+    if wobble is not None:
+        q *= wobble[y0:y1, x0:x1]
+    win = q < best[y0:y1, x0:x1]
+    best[y0:y1, x0:x1][win] = q[win]
+    lab[y0:y1, x0:x1][win] = i
+    return True
 
 
 def _consecutive(labels: np.ndarray, min_area: int) -> np.ndarray:

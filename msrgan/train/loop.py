@@ -2,11 +2,12 @@
 checkpoints with resume, keeping the best-validated weights, and a stop on NaN or diverging losses."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from tqdm import tqdm
 from msrgan.atomic import write_text
 from msrgan.errors import fail
 from msrgan.train.checkpoint import load_checkpoint, save_checkpoint
-from msrgan.train.distributed import World
+from msrgan.train.dataset import Split, load_split
+from msrgan.train.device import Runtime, pick_runtime, wants_cuda
+from msrgan.train.distributed import World, distributed
 
 DIVERGENCE_FACTOR = 1e3   # a guarded loss this many times above its best so far means the run has blown up
 
@@ -42,6 +45,16 @@ def seed_everything(seed: int, rt) -> None:
         torch.backends.cudnn.deterministic = True
     else:
         torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextlib.contextmanager
+def training_session(stage: str, params, seed: int, processed) -> Iterator[tuple[World, Runtime, Split, Split]]:
+    """What every trainer starts with: the process group (when torchrun started us), the device and precision, the
+    seeds, and the train and val splits of `processed`."""
+    with distributed(wants_cuda(params.device)) as world:
+        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{stage}.device")
+        seed_everything(seed, rt)
+        yield world, rt, load_split(processed, "train"), load_split(processed, "val")
 
 
 def lr_lambda(params) -> Callable[[int], float]:

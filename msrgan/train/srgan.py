@@ -12,10 +12,8 @@ from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save
 from msrgan.models.generator import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
-from msrgan.train.dataset import fingerprint, load_split, normalisation, training_batch
-from msrgan.train.device import pick_runtime, wants_cuda
-from msrgan.train.distributed import distributed
-from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.dataset import fingerprint, normalisation, training_batch
+from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.srresnet import generator_summary
 from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
 
@@ -73,10 +71,7 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
     discriminator.pt and metrics/train_srgan.json."""
     models = Path(models)
     srresnet_path, vgg_path = models / "srresnet.pt", models / "minivgg.pt"
-    with distributed(wants_cuda(params.device)) as world:
-        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{STAGE}.device")
-        seed_everything(seed, rt)
-        train, val = load_split(processed, "train"), load_split(processed, "val")
+    with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
         generator, _ = load_generator(srresnet_path)
         generator = rt.model(generator.train())
         vgg, _ = load_minivgg(vgg_path)

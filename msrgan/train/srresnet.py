@@ -8,10 +8,8 @@ import torch
 from msrgan.losses import mse
 from msrgan.models.generator import Generator, GeneratorConfig, save_generator
 from msrgan.train.checkpoint import weights_digest, run_hash
-from msrgan.train.dataset import fingerprint, load_split, normalisation, training_batch
-from msrgan.train.device import pick_runtime, wants_cuda
-from msrgan.train.distributed import distributed
-from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.dataset import fingerprint, normalisation, training_batch
+from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
 
 STAGE = "train_srresnet"
@@ -20,10 +18,7 @@ STAGE = "train_srresnet"
 def train_srresnet(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
                    checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
-    with distributed(wants_cuda(params.device)) as world:
-        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{STAGE}.device")
-        seed_everything(seed, rt)
-        train, val = load_split(processed, "train"), load_split(processed, "val")
+    with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
         scale = train.hr.shape[-1] // train.lr.shape[-1]
         config = GeneratorConfig(params.blocks, params.channels, scale, 3, params.residual)
         model = rt.model(Generator(config))

@@ -12,9 +12,8 @@ from msrgan.classes import CLASSES
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import Split, fingerprint, load_split, training_batch
-from msrgan.train.device import Runtime, pick_runtime, wants_cuda
-from msrgan.train.distributed import distributed
-from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, seed_everything
+from msrgan.train.device import Runtime
+from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.multilabel import classification_report
 from msrgan.train.validation import in_eval_batches
 
@@ -30,10 +29,7 @@ def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -
 def train_vgg(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
               checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train, keep the best-val-mAP weights, write minivgg.pt and metrics/train_vgg.json (test split scores)."""
-    with distributed(wants_cuda(params.device)) as world:
-        rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{STAGE}.device")
-        seed_everything(seed, rt)
-        train, val = load_split(processed, "train"), load_split(processed, "val")
+    with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
         model = rt.model(MiniVGG(MiniVGGConfig(params.width, len(CLASSES), params.dropout)))
         net = world.wrap(model, rt.device)
         positives = train.labels.sum(0)
