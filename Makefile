@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test bench clean-venv
+.PHONY: repro test check-repro bench robustness clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -14,12 +14,19 @@ $(STAMP): requirements.txt pyproject.toml
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
+check-repro: $(STAMP)   # after `make repro`: does this run agree with the committed (published) metrics/?
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m msrgan check-repro
+
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -q
 
 bench: $(STAMP)   # prints figures; the upscale benchmark reads the default generator size from params.yaml
 	for script in realism data_pipeline training upscale; do \
 		PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/$$script.py || exit 1; done
+
+robustness: $(STAMP)   # the default training over seeds, precisions and thread counts (about 75 minutes on 2 cores)
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro train_vgg
+	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/robustness.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,11 +16,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from msrgan.losses import ContentLoss, LossWeights
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig
-from msrgan.models.generator import Generator, GeneratorConfig
+from msrgan.models.generator import Generator
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
 from msrgan.params import section
 from msrgan.train.device import pick_runtime
 from msrgan.train.srgan import GanParts, gan_step
+from msrgan.train.srresnet import generator_config
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
@@ -45,7 +46,7 @@ def main() -> None:
     batch = args.batch or gan.batch_size
     rt = pick_runtime(gan.device, gan.precision, gan.channels_last)
     torch.manual_seed(0)
-    generator = rt.model(Generator(GeneratorConfig(res.blocks, res.channels, 4, 3, res.residual)))
+    generator = rt.model(Generator(generator_config(res, 4)))
     disc = rt.model(Discriminator(DiscriminatorConfig(gan.discriminator.channels, gan.discriminator.head,
                                                       gan.discriminator.dense, args.size)))
     content = ContentLoss(rt.model(MiniVGG(MiniVGGConfig(vggp.width))), gan.loss.content_blocks)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from msrgan import reproduction
 from msrgan.upscale import command as upscale
 
-SUBCOMMANDS = {"upscale": upscale}
+SUBCOMMANDS = {"upscale": upscale, "check-repro": reproduction}
 
 
 def main(argv: list[str] | None = None) -> int:

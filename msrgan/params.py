@@ -78,6 +78,14 @@ class Augment(Section):
     intensity: float = Field(0.1, ge=0, lt=1)         # brightness x U(1-v, 1+v), the same for LR and HR
 
 
+class Rollback(Section):
+    """When a run has gone wrong and goes back to its last healthy validation with a lower learning rate."""
+    loss_spike: float = Field(5.0, gt=1)              # the guarded loss above this x its median of the last 50 steps
+    val_drop: float = Field(1.0, gt=0)                # validation this far below its best (dB of PSNR; mAP for VGG)
+    lr_factor: float = Field(0.5, gt=0, lt=1)         # learning rates x this after each rollback
+    max: int = Field(3, ge=0)                         # more rollbacks than this stop the stage
+
+
 class Training(Section):
     """What every training stage has: schedule, validation, checkpoints, device. Batch size is per process."""
     iterations: int = Field(500, ge=1)
@@ -93,6 +101,8 @@ class Training(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"   # auto: bf16 autocast where the hardware supports it
     channels_last: bool = True
+    grad_clip: float = Field(0.0, ge=0)               # max global gradient norm per step (0: no clipping)
+    rollback: Rollback = Rollback()
 
 
 class TrainVGG(Training):
@@ -101,12 +111,15 @@ class TrainVGG(Training):
     weight_decay: float = Field(1e-4, ge=0)
     max_pos_weight: float = Field(10.0, ge=1)         # cap of the per-class BCE weight (negatives / positives)
     threshold: float = Field(0.5, gt=0, lt=1)         # sigmoid threshold for the F1 scores
+    rollback: Rollback = Rollback(val_drop=0.1)       # val_drop in mAP
 
 
 class TrainSRResNet(Training):
     blocks: int = Field(8, ge=1)                      # residual blocks (paper: 16)
     channels: int = Field(48, ge=1)                   # (paper: 64)
     residual: bool = True                             # predict a correction over bicubic
+    norm: Literal["batch", "none"] = "batch"          # BatchNorm in the blocks (the paper) or none (EDSR)
+    res_scale: float = Field(1.0, gt=0, le=1)         # residual scaling of every block (EDSR: 0.1)
     crop: int = Field(0, ge=0)                        # random LR crop side for training; 0 = whole tile
     select: Literal["best", "last"] = "best"          # keep the best-val-PSNR generator or the last one
 
@@ -136,7 +149,7 @@ class TrainSRGAN(Training):
 # ---------------------------------------------------------------- evaluate, segment
 class Evaluate(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    batch_size: int = Field(16, ge=1)                              # LR images per generator forward pass
+    precision: Literal["auto", "fp32", "bf16"] = "auto"            # as `msrgan upscale --precision`
     nrmse_percentiles: tuple[float, float] = (0.1, 99.9)           # CARE's ground-truth normalisation
     frc_threshold: float = Field(1 / 7, gt=0, lt=1)                # FRC resolution criterion
     perceptual_blocks: tuple[int, ...] = (2, 3, 4)                 # miniVGG19 blocks of the perceptual distance

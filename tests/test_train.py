@@ -11,7 +11,7 @@ from msrgan.models.minivgg import load_minivgg
 from msrgan.params import parse_section
 from msrgan.train.checkpoint import load_checkpoint, run_hash
 from msrgan.train.distributed import World
-from msrgan.train.loop import run_loop
+from msrgan.train.loop import Healthy, run_loop
 from msrgan.train.srgan import train_srgan
 from msrgan.train.srresnet import train_srresnet
 from msrgan.train.vgg import train_vgg
@@ -89,25 +89,77 @@ def test_resume_after_interrupt_gives_the_same_weights(trained, tmp_path, stage)
     assert resumed["val"] == straight["val"]
 
 
-def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_nan_that_keeps_coming_back_stops_with_one_line_after_the_rollbacks(tmp_path):
     params = parse_section("train_srresnet", SRRESNET)
     model = torch.nn.Linear(2, 1)
 
     def step(it):
         return {"mse": float("nan") if it == 4 else 1.0 / (it + 1)}
 
-    with pytest.raises(UserError, match=r"NaN/inf at iteration 5 \(mse\)") as err:
+    with pytest.raises(UserError, match=r"NaN/inf \(mse\) at iteration 5, after 3 rollback") as err:
         run_loop(stage="train_srresnet", params=params, seed=0, world=World(), run_hash="h", checkpoints=tmp_path,
                  state={"model": model}, step=step, validate=lambda: {"psnr": 0.0}, keep="model", guard="mse")
     assert "\n" not in str(err.value)
     assert load_checkpoint(tmp_path, "h")["step"] == 4
 
 
+def regression_run(tmp_path, fault, iterations=60):
+    """A real model, optimizer and schedule (y = 2x - 1 by SGD) under run_loop; where `fault(it, lr)` is true, the
+    step trains towards a slope 30 too steep (a loss spike and a large wrong update)."""
+    torch.manual_seed(0)
+    params = parse_section("train_srresnet", {**SRRESNET, "iterations": iterations, "val_every": 10, "lr": 0.5,
+                                              "checkpoint_every": 10, "warmup": 0, "decay": "constant"})
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=params.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    x = torch.linspace(-1, 1, 32).unsqueeze(1)
+
+    def step(it):
+        loss = torch.nn.functional.mse_loss(model(x), 2 * x - 1 + 30 * x * fault(it, opt.param_groups[0]["lr"]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        return {"mse": loss.item()}
+
+    def validate():
+        with torch.no_grad():
+            return {"psnr": min(50.0, -10 * torch.log10(torch.nn.functional.mse_loss(model(x), 2 * x - 1)).item())}
+
+    result = run_loop(stage="train_srresnet", params=params, seed=0, world=World(), run_hash="r",
+                      checkpoints=tmp_path, state={"model": model, "opt": opt, "sched": sched}, step=step,
+                      validate=validate, keep="model", select="last", guard="mse")
+    return result, opt
+
+
+def test_a_forced_spike_is_rolled_back_with_a_lower_lr_and_the_run_ends_healthy(tmp_path):
+    result, opt = regression_run(tmp_path, lambda it, lr: it == 25 and lr == 0.5)   # only at the full lr
+    assert len(result.rollbacks) == 1
+    event = result.rollbacks[0]
+    assert event["at"] == 26 and event["to"] == 20 and "spiked" in event["reason"] and event["lr_scale"] == 0.5
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.25)
+    assert result.last["psnr"] == 50                      # converged: no trace of the spike in the weights
+    assert load_checkpoint(tmp_path, "r")["rollbacks"] == result.rollbacks
+
+
+def test_a_validation_collapse_is_rolled_back(tmp_path, monkeypatch):
+    # the step at iteration 39, at the full lr only, throws the weights far off
+    def fault(it, lr):
+        return it == 38 and lr == 0.5
+    assert [e["to"] for e in regression_run(tmp_path / "a", fault)[0].rollbacks] == [30]   # caught as a spike
+    # without the loss check, the validation at 40 sees the damage and goes back to 30
+    monkeypatch.setattr(Healthy, "spike", lambda self, losses, guard: None)
+    result = regression_run(tmp_path / "b", fault)[0]
+    assert [(e["at"], e["to"]) for e in result.rollbacks] == [(40, 30)]
+    assert "validation psnr fell" in result.rollbacks[0]["reason"]
+    assert result.last["psnr"] == 50
+
+
 def test_diverging_stage_stops_cleanly(trained, tmp_path):
     base, run, *_ = trained
     params = parse_section("train_srresnet", {**SRRESNET, "lr": 1e6, "warmup": 0, "decay": "constant",
                                               "iterations": 30, "checkpoint_every": 1})
-    with pytest.raises(UserError, match="NaN|diverged"):
+    with pytest.raises(UserError, match="NaN|spiked|fell"):
         train_srresnet(params, 1, **{**run, "checkpoints": tmp_path, "models": tmp_path, "metrics": tmp_path})
     assert not (tmp_path / "srresnet.pt").exists()
     assert (tmp_path / "train_srresnet" / "checkpoint.pt").is_file()

@@ -1,13 +1,18 @@
 """Two processes with DistributedDataParallel (gloo on CPU), as `torchrun --nproc_per_node=2` runs a stage:
-both ranks must end with identical weights, and the run must differ from a single-process one (the data is split)."""
+both ranks must end with identical weights, and the run must differ from a single-process one (the data is split).
+Collectives get their tensors on the backend's device (CUDA for nccl) and losses are averaged over ranks."""
 import json
 import os
 import socket
 
+import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from msrgan.params import parse_section
+from msrgan.train.distributed import World, collective_device
+from msrgan.train.loop import run_loop
 from msrgan.train.srresnet import train_srresnet
 from tests.train_data import make_processed
 
@@ -42,3 +47,38 @@ def test_two_gloo_ranks_stay_in_sync(tmp_path):
     single = train_srresnet(parse_section("train_srresnet", PARAMS), 5, processed=tmp_path / "processed",
                             models=tmp_path / "m1", metrics=tmp_path / "x1", checkpoints=tmp_path / "c1")
     assert single["weights_sha"] != ranks[0]["weights_sha"]
+
+
+def test_losses_are_averaged_over_ranks(monkeypatch):
+    def all_reduce(t, *args, **kwargs):   # the other rank contributes 3 and 5
+        t += torch.tensor([3.0, 5.0], dtype=t.dtype, device=t.device)
+    monkeypatch.setattr(dist, "all_reduce", all_reduce)
+    assert World(rank=0, size=2).average({"g": 1.0, "d": 1.0}) == {"g": 2.0, "d": 3.0}
+
+
+@pytest.mark.parametrize("backend, device", [("nccl", "cuda"), ("gloo", "cpu")])
+def test_each_backend_reduces_on_its_own_device(backend, device):
+    assert collective_device(backend, 0).type == device
+
+
+def test_the_training_loop_hands_collectives_tensors_on_the_worlds_device(monkeypatch):
+    """nccl reduces only CUDA tensors: every tensor the loop hands to a collective must live on world.device
+    ('meta' stands in for the GPU here, so no GPU is needed to check where tensors are placed)."""
+    class Reduced(Exception):
+        pass
+
+    seen = []
+
+    def all_reduce(t, *args, **kwargs):
+        seen.append(t.device)
+        raise Reduced
+    monkeypatch.setattr(dist, "all_reduce", all_reduce)
+    monkeypatch.setattr(dist, "broadcast_object_list", lambda box, src=0: None)
+    monkeypatch.setattr(dist, "barrier", lambda *a, **k: None)
+    world = World(rank=0, size=2, device=torch.device("meta"))
+    params = parse_section("train_srresnet", PARAMS)
+    with pytest.raises(Reduced):
+        run_loop(stage="train_srresnet", params=params, seed=0, world=world, run_hash="h", checkpoints=None,
+                 state={"model": torch.nn.Linear(1, 1)}, step=lambda it: {"mse": 1.0},
+                 validate=lambda: {"psnr": 0.0}, keep="model", guard="mse")
+    assert seen == [torch.device("meta")]

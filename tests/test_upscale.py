@@ -184,3 +184,29 @@ def test_bad_options_exit_2_with_one_line(model, option, value, tmp_path, capsys
                  option, value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and option in err[0]
+
+
+@pytest.mark.parametrize("norm", ["batch", "none"])
+def test_evaluate_scores_exactly_what_upscale_writes(tmp_path, norm):
+    """One predictor: the evaluate stage's SR images are the `msrgan upscale` outputs of the same LR files."""
+    from msrgan.evaluation.predict import generator as evaluate_generator
+    torch.manual_seed(1)
+    net = Generator(GeneratorConfig(blocks=2, channels=8, norm=norm, res_scale=0.5))
+    torch.nn.init.normal_(net.tail.weight, std=0.01)
+    if norm == "batch":   # non-trivial running statistics, so folding them matters
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 2)
+    path = tmp_path / "generator.pt"
+    save_generator(path, net)
+    rng = np.random.default_rng(0)
+    lrs = [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8), rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)]
+    for i, lr in enumerate(lrs):
+        cv2.imwrite(str(tmp_path / f"lr{i}.png"), cv2.cvtColor(lr, cv2.COLOR_RGB2BGR))
+    assert upscale(tmp_path / "lr0.png", tmp_path / "lr1.png", "--model", path, "--out", tmp_path / "sr") == 0
+    scored = evaluate_generator(str(path), 4)(lrs)
+    for i, sr in enumerate(scored):
+        written = cv2.cvtColor(cv2.imread(str(tmp_path / "sr" / f"lr{i}.png")), cv2.COLOR_BGR2RGB)
+        assert sr.shape == written.shape == (lrs[i].shape[0] * 4, lrs[i].shape[1] * 4, 3)
+        np.testing.assert_array_equal(sr, written)

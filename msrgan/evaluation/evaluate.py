@@ -47,7 +47,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
         fail(f"{processed}: test images have mixed scales {sorted(scales)}")
     scale = scales.pop()
     device = resolve_device(params.device)
-    methods = upscalers({m: str(models / f) for m, f in GENERATORS.items()}, scale, device, params.batch_size)
+    methods = upscalers({m: str(models / f) for m, f in GENERATORS.items()}, scale, device, params.precision)
     vgg, _ = load_minivgg(models / "minivgg.pt", device)
     perceptual = PerceptualDistance(vgg, tuple(params.perceptual_blocks), device)
 

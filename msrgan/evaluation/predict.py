@@ -1,4 +1,5 @@
-"""Upscaling the test LR images with each method under study: two classical interpolations and the two generators."""
+"""Upscaling the test LR images with each method under study: two classical interpolations and the two generators,
+the generators through the same Upscaler as `msrgan upscale`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +9,7 @@ import numpy as np
 import torch
 
 from msrgan.errors import fail
-from msrgan.models.generator import load_generator
+from msrgan.upscale.upscaler import load_upscaler
 
 Upscaler = Callable[[list[np.ndarray]], list[np.ndarray]]  # LR images (HxWx3 uint8) -> SR images
 
@@ -27,38 +28,24 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def to_uint8(batch: torch.Tensor) -> np.ndarray:
-    """N x 3 x H x W floats in [0, 1] -> N x H x W x 3 uint8 (clipped, rounded), as a PNG stores it."""
-    return (batch.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+def generator(path: str, scale: int, device: str = "auto", precision: str = "auto") -> Upscaler:
+    """The generator saved at `path`, run exactly as `msrgan upscale` runs it (the same Upscaler: BatchNorm folded,
+    bf16 autocast where the hardware has it, channels_last, tiles), so the scores describe the tool users run."""
+    upscaler = load_upscaler(path, device, precision)
+    if upscaler.scale != scale:
+        fail(f"{path}: generator upscales x{upscaler.scale}, but the test split's HR/LR ratio is x{scale}")
 
-
-def generator(path: str, scale: int, device: str = "cpu", batch_size: int = 16) -> Upscaler:
-    """The generator saved at `path` (fp32, no autocast: evaluation wants the model's exact output)."""
-    model, _ = load_generator(path, device)
-    if model.config.scale != scale:
-        fail(f"{path}: generator upscales x{model.config.scale}, but the test split's HR/LR ratio is x{scale}")
-
-    @torch.no_grad()
     def upscale(images: list[np.ndarray]) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
-        for start in range(0, len(images), batch_size):
-            chunk = images[start:start + batch_size]
-            shapes = {im.shape for im in chunk}
-            if len(shapes) > 1:  # different sizes: one at a time
-                out += [upscale([im])[0] for im in chunk]
-                continue
-            x = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).float().div(255).to(device)
-            out += list(to_uint8(model(x)))
-        return out
+        return [upscaler(im[None])[0][0] for im in images]
     return upscale
 
 
-def upscalers(models: dict[str, str], scale: int, device: str = "cpu", batch_size: int = 16) -> dict[str, Upscaler]:
+def upscalers(models: dict[str, str], scale: int, device: str = "auto", precision: str = "auto") -> dict[str, Upscaler]:
     """Every method by name, in the order tables show them: bicubic, lanczos, then the generators in `models`."""
     methods: dict[str, Upscaler] = {
         "bicubic": interpolation(cv2.INTER_CUBIC, scale),
         "lanczos": interpolation(cv2.INTER_LANCZOS4, scale),
     }
     for name, path in models.items():
-        methods[name] = generator(path, scale, device, batch_size)
+        methods[name] = generator(path, scale, device, precision)
     return methods

@@ -1,5 +1,10 @@
 """SRResNet generator (Ledig et al. 2017): residual blocks, global skip, x2 pixel-shuffle upsamplers.
 
+`norm="batch"` is the paper's network (BatchNorm in every block); `norm="none"` drops BatchNorm and scales each
+block's residual by `res_scale`, as EDSR (Lim et al. 2017) and ESRGAN (Wang et al. 2018) do for stable training: with
+BatchNorm at batch 16 the statistics of a batch steer the update, and a single bright batch can throw the network far
+off (measured: issue 9, README "Training that does not collapse").
+
 Images go in and out as float tensors in [0, 1], N x 3 x H x W -> N x 3 x sH x sW. With `residual=True` the network
 predicts a correction on top of the bicubic-upscaled input, which trains much faster on a CPU budget.
 """
@@ -23,18 +28,29 @@ class GeneratorConfig:
     scale: int = 4
     in_channels: int = 3
     residual: bool = True
+    norm: str = "batch"          # batch (the paper) | none (EDSR-style, with res_scale)
+    res_scale: float = 1.0       # residual branch multiplier of every block
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be 'batch' or 'none', got {kind!r}")
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, norm: str = "batch", res_scale: float = 1.0):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.PReLU(channels),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, channels, 3, padding=1), _norm(norm, channels), nn.PReLU(channels),
+            nn.Conv2d(channels, channels, 3, padding=1), _norm(norm, channels),
         )
+        self.res_scale = res_scale
 
     def forward(self, x):
-        return x + self.body(x)
+        return x + self.body(x) * self.res_scale if self.res_scale != 1 else x + self.body(x)
 
 
 class Generator(nn.Module):
@@ -46,8 +62,8 @@ class Generator(nn.Module):
         c = config.channels
         self.config = config
         self.head = nn.Sequential(nn.Conv2d(config.in_channels, c, 9, padding=4), nn.PReLU(c))
-        self.blocks = nn.Sequential(*(ResidualBlock(c) for _ in range(config.blocks)))
-        self.neck = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
+        self.blocks = nn.Sequential(*(ResidualBlock(c, config.norm, config.res_scale) for _ in range(config.blocks)))
+        self.neck = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), _norm(config.norm, c))
         self.upsample = nn.Sequential(*(
             layer for _ in range(steps) for layer in (nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c))
         ))

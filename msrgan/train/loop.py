@@ -1,5 +1,6 @@
 """The training loop the three stages share: seeded steps, periodic validation, dvclive curves, atomic
-checkpoints with resume, keeping the best-validated weights, and a stop on NaN or diverging losses."""
+checkpoints with resume, keeping the best-validated weights, and rollback to the last healthy state when a loss
+spikes, turns NaN or the validation collapses."""
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from tqdm import tqdm
 
 from msrgan.atomic import write_text
@@ -21,8 +21,6 @@ from msrgan.train.checkpoint import load_checkpoint, save_checkpoint
 from msrgan.train.dataset import Split, load_split
 from msrgan.train.device import Runtime, pick_runtime, wants_cuda
 from msrgan.train.distributed import World, distributed
-
-DIVERGENCE_FACTOR = 1e3   # a guarded loss this many times above its best so far means the run has blown up
 
 
 @dataclass
@@ -34,7 +32,7 @@ class LoopResult:
     resumed_from: int        # 0 for a fresh run
     seconds_per_iteration: float | None  # measured in this process, None when nothing was left to run
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
+    rollbacks: list[dict] = field(default_factory=list)   # each: at, to (iterations), reason, lr_scale
 
 
 def seed_everything(seed: int, rt) -> None:
@@ -71,6 +69,14 @@ def lr_lambda(params) -> Callable[[int], float]:
     return factor
 
 
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> float:
+    """The global L2 norm of `model`'s gradients before clipping, clipped to `max_norm` when that is > 0."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if max_norm > 0:
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params])))
+
+
 class Live:
     """dvclive on rank 0 (curves in <dir>/plots/metrics, images in <dir>/plots/images); nothing on other ranks."""
 
@@ -102,13 +108,51 @@ class Live:
             self.live.end()
 
 
-def _finite_everywhere(values: dict[str, float], world: World) -> bool:
-    ok = all(math.isfinite(v) for v in values.values())
-    if world.size > 1:
-        flag = torch.tensor([0.0 if ok else 1.0])
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        ok = flag.item() == 0
-    return ok
+class Healthy:
+    """The last healthy state of a run (taken at each validation that did not drop) and the rules that send a run
+    back to it: a non-finite loss, a guarded loss above `loss_spike` x its median over the last 50 steps, or a
+    validation `val_drop` below the best so far. Going back lowers every learning rate by `lr_factor`."""
+
+    WINDOW, MIN_STEPS = 50, 20
+
+    def __init__(self, rules, state: dict, unwrap: Callable):
+        self.rules, self.state, self.unwrap = rules, state, unwrap
+        self.snapshot: dict | None = None
+        self.recent: list[float] = []
+
+    def take(self, at: int, extra: dict) -> None:
+        self.snapshot = copy.deepcopy({"step": at, "recent": self.recent, "rng": torch.get_rng_state(), **extra,
+                                       "state": {k: self.unwrap(v).state_dict() for k, v in self.state.items()}})
+
+    def spike(self, losses: dict[str, float], guard: str | None) -> str | None:
+        """Why this step's losses need a rollback, or None; records the guarded loss when healthy."""
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            return f"loss became NaN/inf ({', '.join(bad)})"
+        if guard is None:
+            return None
+        value = losses[guard]
+        if len(self.recent) >= self.MIN_STEPS:
+            typical = sorted(self.recent)[len(self.recent) // 2]
+            if value > self.rules.loss_spike * max(typical, 1e-12):
+                return f"loss {guard} spiked to {value:.3g} ({value / max(typical, 1e-12):.0f}x its recent median)"
+        self.recent = (self.recent + [value])[-self.WINDOW:]
+        return None
+
+    def restore(self) -> dict:
+        """Load the snapshot into every state object, scale the learning rates down; returns the snapshot."""
+        snap = copy.deepcopy(self.snapshot)
+        for name, obj in self.state.items():
+            self.unwrap(obj).load_state_dict(snap["state"][name])
+        for obj in self.state.values():
+            if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
+                obj.base_lrs = [lr * self.rules.lr_factor for lr in obj.base_lrs]
+            if isinstance(obj, torch.optim.Optimizer):
+                for group in obj.param_groups:
+                    group["lr"] *= self.rules.lr_factor
+        torch.set_rng_state(snap["rng"])
+        self.recent = snap["recent"]
+        return snap
 
 
 def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, checkpoints: str | Path | None,
@@ -119,26 +163,31 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
 
     `state` maps names to objects with state_dict/load_state_dict (models, optimizers, schedulers); all of them go
     into the checkpoint. `keep` names the model whose best-validated weights are kept when select == 'best'
-    (higher `select_key` is better); at the end that model holds the selected weights. `guard` names a loss that
-    stops the run when it exceeds DIVERGENCE_FACTOR x its best value. `stop_at` simulates an interrupt (tests).
+    (higher `select_key` is better); at the end that model holds the selected weights. The losses `step` returns
+    are averaged over ranks. A non-finite loss, a spike of the loss named `guard`, or a validation far below the
+    best so far rolls the run back to its last healthy validation with lower learning rates (`params.rollback`);
+    more than `rollback.max` rollbacks stop the stage with a UserError. `stop_at` simulates an interrupt (tests).
     """
     live = live or Live(None, False)
-    total = params.iterations
+    total, rules = params.iterations, params.rollback
+
+    def unwrap(obj):
+        return getattr(obj, "module", obj)
+
+    healthy = Healthy(rules, state, unwrap)
     saved = load_checkpoint(checkpoints, run_hash) if checkpoints is not None else None
     history: list[dict] = []
+    rollbacks: list[dict] = []
     best = {"step": 0, "metrics": None, "state": None}
-    start, guard_best = 0, math.inf
+    start = 0
     if saved is not None:
         for name, obj in state.items():
             obj.load_state_dict(saved["state"][name])
         history, best, start = saved["history"], saved["best"], saved["step"]
-        guard_best = saved.get("guard_best", math.inf)
+        rollbacks, healthy.recent = saved.get("rollbacks", []), saved.get("recent", [])
         torch.set_rng_state(saved["rng"])
     for record in history:
         live.log(record)
-
-    def unwrap(obj):
-        return getattr(obj, "module", obj)
 
     def do_validate(at: int) -> dict:
         metrics = validate() if world.main else {}
@@ -146,46 +195,60 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
         record = {"step": at, "val": metrics}
         history.append(record)
         live.log(record)
+        return metrics
+
+    def keep_if_best(at: int, metrics: dict) -> None:
         if metrics and (best["metrics"] is None or metrics[select_key] > best["metrics"][select_key]):
             best.update(step=at, metrics=metrics,
                         state=copy.deepcopy({k: v.detach().cpu() for k, v in unwrap(state[keep]).state_dict().items()}))
-        return metrics
 
     def checkpoint(at: int) -> None:
         if checkpoints is not None and world.main:
             save_checkpoint(checkpoints, {"hash": run_hash, "stage": stage, "step": at, "history": history,
-                                          "best": best, "guard_best": guard_best, "rng": torch.get_rng_state(),
+                                          "best": best, "rollbacks": rollbacks, "recent": healthy.recent,
+                                          "rng": torch.get_rng_state(),
                                           "state": {k: unwrap(v).state_dict() for k, v in state.items()}})
         world.barrier()
 
+    def roll_back(at: int, why: str) -> int:
+        if len(rollbacks) >= rules.max:
+            fail(f"{stage}: {why} at iteration {at}, after {len(rollbacks)} rollback(s) with lower learning "
+                 f"rates; stopped. The last good checkpoint (in {checkpoints}) is kept; lower {stage}.lr and rerun")
+        snap = healthy.restore()
+        best.update(snap["best"])
+        rollbacks.append({"at": at, "to": snap["step"], "reason": why,
+                          "lr_scale": rules.lr_factor ** (len(rollbacks) + 1)})
+        history.append({"step": at, "rollback": rollbacks[-1]})
+        tqdm.write(f"{stage}: {why} at iteration {at}; back to iteration {snap['step']} with learning rates "
+                   f"x{rollbacks[-1]['lr_scale']:g}")
+        return snap["step"]
+
     if start == 0:
-        do_validate(0)   # the starting point (for a residual generator: plain bicubic)
+        keep_if_best(0, do_validate(0))   # the starting point (for a residual generator: plain bicubic)
+    healthy.take(start, {"best": best})
     bar = tqdm(total=total, initial=start, desc=stage, disable=not world.main, dynamic_ncols=True, mininterval=1.0)
     window: dict[str, list[float]] = {}
     timed, step_time = 0, 0.0
     began = time.perf_counter()
-    for it in range(start, total):
+    it = start
+    while it < total:
         if stop_at is not None and it == stop_at:
             raise KeyboardInterrupt
         torch.manual_seed(seed * 1_000_003 + it * 101 + world.rank)   # dropout etc.: a function of the iteration
         tick = time.perf_counter()
-        losses = step(it)
+        losses = world.average(step(it))
         if it > start:   # time steady-state steps only (the first one warms caches up), not validation
             step_time += time.perf_counter() - tick
             timed += 1
-        if not _finite_everywhere(losses, world):
-            bad = ", ".join(k for k, v in losses.items() if not math.isfinite(v)) or "on another rank"
-            fail(f"{stage}: loss became NaN/inf at iteration {it + 1} ({bad}); stopped. The last good checkpoint "
-                 f"(in {checkpoints}) is kept; lower {stage}.lr or the loss weights and rerun")
-        if guard is not None:
-            guard_best = min(guard_best, losses[guard])
-            if it - start > 10 and losses[guard] > DIVERGENCE_FACTOR * max(guard_best, 1e-6):
-                fail(f"{stage}: loss {guard} diverged at iteration {it + 1} ({losses[guard]:.3g}, best "
-                     f"{guard_best:.3g}); stopped. The last good checkpoint (in {checkpoints}) is kept; "
-                     f"lower {stage}.lr and rerun")
+        done = it + 1
+        why = healthy.spike(losses, guard)
+        if why is not None:
+            it = roll_back(done, why)
+            bar.n = it
+            window = {}
+            continue
         for k, v in losses.items():
             window.setdefault(k, []).append(v)
-        done = it + 1
         if done % params.log_every == 0 or done == total:
             record = {"step": done, "train": {k: sum(v) / len(v) for k, v in window.items()}}
             history.append(record)
@@ -197,8 +260,17 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
             metrics = do_validate(done)
             if metrics:
                 bar.set_description(f"{stage} val {select_key} {metrics[select_key]:.3f}")
+            peak = best["metrics"][select_key] if best["metrics"] else None
+            if metrics and peak is not None and not metrics[select_key] >= peak - rules.val_drop:  # NaN too
+                it = roll_back(done, f"validation {select_key} fell to {metrics[select_key]:.4g} (best {peak:.4g})")
+                bar.n = it
+                window = {}
+                continue
+            keep_if_best(done, metrics)
+            healthy.take(done, {"best": best})
         if done % params.checkpoint_every == 0 or done == total:
             checkpoint(done)
+        it = done
     bar.close()
     per_it = step_time / timed if timed else None
 
@@ -208,7 +280,8 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
         chosen_step, chosen = best["step"], best["metrics"]
     else:
         chosen_step, chosen = total, last
-    return LoopResult(history, chosen_step, chosen, last, start, per_it, time.perf_counter() - began)
+    return LoopResult(history, chosen_step, chosen, last, start, per_it, time.perf_counter() - began,
+                      rollbacks=rollbacks)
 
 
 def finish_stage(world: World, live: Live, result: LoopResult, summary: dict, metrics_json: Path) -> dict:

@@ -13,7 +13,7 @@ from msrgan.models.generator import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
 from msrgan.train.dataset import fingerprint, normalisation, training_batch
-from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, training_session
+from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.srresnet import generator_summary
 from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
 
@@ -31,6 +31,7 @@ class GanParts:
     opt_d: torch.optim.Optimizer
     weights: LossWeights
     gan_type: str
+    grad_clip: float = 0.0          # max gradient norm of each network per step (0: none)
 
 
 def gan_step(p: GanParts, hr: torch.Tensor, lr: torch.Tensor, rt) -> dict[str, float]:
@@ -50,6 +51,7 @@ def gan_step(p: GanParts, hr: torch.Tensor, lr: torch.Tensor, rt) -> dict[str, f
         g_total, terms = generator_loss(sr, hr, p.weights, p.content, d_real, d_fake, p.gan_type)
     p.opt_g.zero_grad(set_to_none=True)
     g_total.backward()
+    clip_gradients(p.generator, p.grad_clip)
     p.opt_g.step()
     # discriminator step, real and fake in one pass (one DDP forward/backward)
     p.disc.requires_grad_(True)
@@ -58,6 +60,7 @@ def gan_step(p: GanParts, hr: torch.Tensor, lr: torch.Tensor, rt) -> dict[str, f
     d_loss = discriminator_loss(logits[:n], logits[n:], p.gan_type)
     p.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
+    clip_gradients(p.disc, p.grad_clip)
     p.opt_d.step()
     probs = torch.sigmoid(logits.detach().float())
     return {"g": g_total.item(), "mse": terms["mse"].item(), "content": terms["content"].item(),
@@ -87,7 +90,8 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
         loss = params.loss
         weights = LossWeights(loss.alpha, loss.beta, loss.adversarial)
 
-        parts = GanParts(g_net, generator, d_net, disc, content, opt_g, opt_d, weights, loss.gan_type)
+        parts = GanParts(g_net, generator, d_net, disc, content, opt_g, opt_d, weights, loss.gan_type,
+                         params.grad_clip)
 
         def step(it: int) -> dict[str, float]:
             hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size)

@@ -9,7 +9,7 @@ from msrgan.losses import mse
 from msrgan.models.generator import Generator, GeneratorConfig, save_generator
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import fingerprint, normalisation, training_batch
-from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, training_session
+from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
 
 STAGE = "train_srresnet"
@@ -20,8 +20,7 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
     """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
         scale = train.hr.shape[-1] // train.lr.shape[-1]
-        config = GeneratorConfig(params.blocks, params.channels, scale, 3, params.residual)
-        model = rt.model(Generator(config))
+        model = rt.model(Generator(generator_config(params, scale)))
         net = world.wrap(model, rt.device)
         opt = torch.optim.Adam(model.parameters(), lr=params.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(params))
@@ -33,9 +32,10 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
             loss = mse(sr, rt.batch(hr))
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            norm = clip_gradients(model, params.grad_clip)
             opt.step()
             sched.step()
-            return {"mse": loss.item()}
+            return {"mse": loss.item(), "grad_norm": norm}
 
         live = Live(Path(metrics) / STAGE, world.main)
         key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
@@ -52,11 +52,17 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
 
 
+def generator_config(params, scale: int) -> GeneratorConfig:
+    """The generator architecture that the train_srresnet params describe, for `scale`x upscaling of RGB."""
+    return GeneratorConfig(params.blocks, params.channels, scale, 3, params.residual, params.norm, params.res_scale)
+
+
 def generator_summary(result, params, bicubic: dict, rt, world_size: int) -> dict:
     """What metrics/<stage>.json says about a generator run (validation split only: the test split is evaluate's)."""
     return {
         "val": result.best, "val_last": result.last, "val_bicubic": bicubic,
         "val_psnr_gain_db": result.best["psnr"] - bicubic["psnr"] if result.best else None,
         "selected_iteration": result.best_step, "select": params.select, "iterations": params.iterations,
+        "rollbacks": len(result.rollbacks), "rollback_events": result.rollbacks,
         "device": str(rt.device), "precision": "bf16" if rt.dtype else "fp32", "world_size": world_size,
     }

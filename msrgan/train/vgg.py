@@ -13,7 +13,7 @@ from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import Split, fingerprint, load_split, training_batch
 from msrgan.train.device import Runtime
-from msrgan.train.loop import finish_stage, Live, lr_lambda, run_loop, training_session
+from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.multilabel import classification_report
 from msrgan.train.validation import in_eval_batches
 
@@ -44,6 +44,7 @@ def train_vgg(params, seed: int, *, processed="data/processed", models="data/mod
             loss = F.binary_cross_entropy_with_logits(logits.float(), y.to(rt.device), pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            clip_gradients(model, params.grad_clip)
             opt.step()
             sched.step()
             return {"bce": loss.item()}
@@ -63,7 +64,8 @@ def train_vgg(params, seed: int, *, processed="data/processed", models="data/mod
             test = load_split(processed, "test")
             report = classification_report(predict(model, test, rt), test.labels.numpy(), params.threshold, CLASSES)
             summary |= {"test": report, "val": result.best, "selected_iteration": result.best_step,
-                       "iterations": params.iterations, "device": str(rt.device),
+                       "iterations": params.iterations, "rollbacks": len(result.rollbacks),
+                       "rollback_events": result.rollbacks, "device": str(rt.device),
                        "precision": "bf16" if rt.dtype else "fp32", "world_size": world.size}
             save_minivgg(Path(models) / "minivgg.pt", model, stage=STAGE, val=result.best,
                          selected_iteration=result.best_step, hr_size=int(train.hr.shape[-1]))
