@@ -149,6 +149,7 @@ def main() -> None:
     for needed in ("data/processed/index.csv", "data/models/minivgg.pt"):
         if not Path(needed).is_file():
             sys.exit(f"error: {needed} not found: run `dvc repro train_vgg` first")
+    out.mkdir(parents=True, exist_ok=True)
     runs = ([Run(s, "auto", 2) for s in args.seeds] + [Run(s, "fp32", 2) for s in args.fp32]
             + [Run(s, "auto", 1) for s in args.one_thread])
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
