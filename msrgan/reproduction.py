@@ -2,8 +2,8 @@
 
 Compares the headline figures of metrics/evaluate.json and metrics/segment.json in the working tree with those of a
 git revision (default HEAD), each within a tolerance, and checks the study's conclusions on this run: SRResNet and
-mSRGAN above bicubic on PSNR and SSIM. The tolerances are about three times the spread that
-benchmarks/robustness.py measured over seeds, precisions and thread counts (README, "Reproducibility").
+mSRGAN above bicubic on PSNR and SSIM. The tolerances are several times the spread that benchmarks/robustness.py
+measured over seeds, precisions, thread counts and machines, and smaller than a collapse (README, "Reproducibility").
 """
 from __future__ import annotations
 

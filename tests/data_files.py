@@ -75,3 +75,21 @@ def run_stage(name: str, workdir: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py")], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def drop_tiff_tag(path: Path, tag: int = 259) -> Path:
+    """Remove `tag` (default 259, Compression, optional in TIFF 6.0 and left out by ImageJ/Fiji) from every IFD of a
+    little-endian classic TIFF, in place: the entry goes, the others move up, the data stays where it was."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"II*\x00", "little-endian classic TIFF expected"
+    offset = int.from_bytes(data[4:8], "little")
+    while offset:
+        count = int.from_bytes(data[offset:offset + 2], "little")
+        entries = [bytes(data[offset + 2 + 12 * i: offset + 14 + 12 * i]) for i in range(count)]
+        kept = [e for e in entries if int.from_bytes(e[:2], "little") != tag]
+        following = data[offset + 2 + 12 * count: offset + 6 + 12 * count]
+        block = len(kept).to_bytes(2, "little") + b"".join(kept) + following
+        data[offset:offset + 6 + 12 * count] = block + bytes(6 + 12 * count - len(block))
+        offset = int.from_bytes(following, "little")
+    path.write_bytes(bytes(data))
+    return path

@@ -53,6 +53,7 @@ def test_stage_outputs(trained):
     assert meta["percentiles"] == [1.0, 99.0]   # merge's 16-bit window travels with the generator to `upscale`
     written = json.loads((run["metrics"] / "train_srresnet.json").read_text())
     assert {"val", "val_bicubic", "selected_iteration"} <= set(written)
+    assert written["rollbacks"] == 0 and written["rollback_events"] == []    # counted in every trainer's JSON
     assert (run["metrics"] / "train_srresnet" / "plots" / "metrics" / "val" / "psnr.tsv").is_file()
     assert (run["metrics"] / "train_srresnet" / "plots" / "images" / "val_samples.png").is_file()
     assert vgg["resumed_from"] == 0 and res["resumed_from"] == 0

@@ -210,3 +210,62 @@ def test_evaluate_scores_exactly_what_upscale_writes(tmp_path, norm):
         written = cv2.cvtColor(cv2.imread(str(tmp_path / "sr" / f"lr{i}.png")), cv2.COLOR_BGR2RGB)
         assert sr.shape == written.shape == (lrs[i].shape[0] * 4, lrs[i].shape[1] * 4, 3)
         np.testing.assert_array_equal(sr, written)
+
+
+@pytest.mark.parametrize("kind", ["grey8", "hyperstack16", "rgb8"])
+def test_tiffs_without_a_compression_tag_as_imagej_writes_them(model, tmp_path, kind):
+    """Tag 259 is optional in TIFF 6.0 and ImageJ/Fiji leaves it out; such files upscale, and the data stages
+    read them too."""
+    from msrgan.imageio import read_image
+    from tests.data_files import drop_tiff_tag
+    path = tmp_path / f"{kind}.tif"
+    if kind == "grey8":
+        tifffile.imwrite(path, cells(20, 22, 1, 250).astype(np.uint8)[..., 0], compression=None)
+        expected = (80, 88)
+    elif kind == "hyperstack16":
+        stack = np.stack([cells(20, 22, s, 30000, 2).astype(np.uint16).transpose(2, 0, 1) for s in (1, 2)])
+        tifffile.imwrite(path, stack, imagej=True, metadata={"axes": "ZCYX"}, compression=None)
+        expected = (2, 2, 80, 88)
+    else:
+        tifffile.imwrite(path, cells(20, 22, 1, 250, 3).astype(np.uint8), photometric="rgb", compression=None)
+        expected = (80, 88, 3)
+    drop_tiff_tag(path)
+    with tifffile.TiffFile(path) as tif:
+        assert 259 not in tif.pages[0].tags
+    if kind != "hyperstack16":
+        assert read_image(path).shape[:2] == (20, 22)
+    assert upscale(path, "--model", model, "--out", tmp_path / "out") == 0
+    with tifffile.TiffFile(tmp_path / "out" / path.name) as tif:
+        assert tif.series[0].shape == expected
+        assert tif.is_imagej == (kind == "hyperstack16")
+
+
+def test_imagej_rgb48_is_written_as_ome_tiff_with_a_note(model, tmp_path, capsys):
+    rgb = cells(16, 18, 3, 40000, 3).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "rgb48.tif", rgb, photometric="rgb", description="ImageJ=1.54f\nimages=1\n",
+                     metadata=None, resolution=(2.0, 2.0), resolutionunit="CENTIMETER")
+    with tifffile.TiffFile(tmp_path / "rgb48.tif") as tif:
+        assert tif.is_imagej
+    assert main(["upscale", str(tmp_path / "rgb48.tif"), "--model", str(model), "--out", str(tmp_path / "o")]) == 0
+    assert "note: ImageJ cannot store uint16 pixels with axes YXS: written as an OME-TIFF" in capsys.readouterr().out
+    with tifffile.TiffFile(tmp_path / "o" / "rgb48.tif") as tif:
+        assert tif.is_ome and tif.series[0].shape == (64, 72, 3) and tif.series[0].dtype == np.uint16
+        assert tif.pages[0].get_resolution() == pytest.approx((8.0, 8.0))    # pixel size divided by 4
+
+
+def test_an_unforeseen_failure_is_one_line_and_the_batch_goes_on(model, tmp_path, capsys, monkeypatch):
+    from msrgan.upscale import command
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), cells(12, 12, 0, 250, 3).astype(np.uint8))
+    real = command.write_output
+
+    def broken(dest, *args):
+        if dest.name == "a.png":
+            raise RuntimeError("disk said no\nsecond line")
+        return real(dest, *args)
+    monkeypatch.setattr(command, "write_output", broken)
+    assert upscale(tmp_path / "a.png", tmp_path / "b.png", "--model", model, "--out", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'a.png'}: not upscaled, unexpected RuntimeError: disk said no (please report it)" in err
+    assert "Traceback" not in err and (tmp_path / "out" / "b.png").is_file()
+    assert not (tmp_path / "out" / "a.png").exists()

@@ -98,10 +98,12 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     bar.set_description(src.name)
     check = Consistency(threshold=args.consistency_threshold) if args.consistency_map else None
     out, maps = upscaler(planes, bar.update, check)
-    write_output(dest, image, out, upscaler.scale)
+    note = write_output(dest, image, out, upscaler.scale)
     s = upscaler.scale
     line = (f"{src} -> {dest} ({width}x{height} -> {width * s}x{height * s}, {channels} channel(s), "
             f"{planes.dtype}{f', {count} planes' if count > 1 else ''})")
+    if note:
+        line += f"\n  note: {note}"
     if check is not None:
         base = dest.with_name(dest.name + ".consistency")
         if count == 1:
@@ -140,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
                     message = f"{job[0]}: {type(exc).__name__}: {exc}".splitlines()[0]
                     if not isinstance(exc, OSError):
                         message += " (try a smaller --tile or --batch)"
+                except Exception as exc:  # noqa: BLE001 - one file's unforeseen failure must not stop the batch
+                    message = (f"{job[0]}: not upscaled, unexpected {type(exc).__name__}: {exc}".splitlines()[0]
+                               + " (please report it)")
                 else:
                     if not args.quiet:
                         tqdm.write(line)

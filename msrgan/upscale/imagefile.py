@@ -119,13 +119,15 @@ def channel_axis(path: Path, shape: tuple[int, ...], axes: str) -> str | None:
     return None
 
 
-def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, scale: int) -> None:
-    """Write upscaled P x sH x sW x C `planes` like `image` was stored, atomically (gzip again for .gz inputs)."""
+def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, scale: int) -> str | None:
+    """Write upscaled P x sH x sW x C `planes` like `image` was stored, atomically (gzip again for .gz inputs).
+    Returns a one-line note when the output had to be stored otherwise than the input (else None)."""
     pixels = image.restore(planes)
+    note = None
     with atomic_path(path) as tmp:
         if image.suffix in (".tif", ".tiff"):
             target = io.BytesIO() if image.gz else tmp
-            write_tiff(target, pixels, image.axes, scaled(image.tiff, scale))
+            note = write_tiff(target, pixels, image.axes, scaled(image.tiff, scale))
             data = target.getvalue() if image.gz else None
         else:
             if pixels.ndim == 3:
@@ -137,3 +139,4 @@ def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, 
             data = encoded.tobytes()
         if data is not None:
             tmp.write_bytes(gzip.compress(data, compresslevel=6) if image.gz else data)
+    return note

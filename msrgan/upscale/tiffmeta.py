@@ -48,7 +48,7 @@ def read_tiff(data: bytes) -> tuple[np.ndarray, str, TiffInfo]:
             flavour = "shaped"
         else:
             flavour = "plain"
-        compression = page.compression.name
+        compression = compression_name(page.compression)
         has_resolution = "XResolution" in page.tags and "YResolution" in page.tags
         resolution = tuple(float(r) for r in page.get_resolution()) if has_resolution else None
         unit = page.resolutionunit
@@ -66,6 +66,22 @@ def read_tiff(data: bytes) -> tuple[np.ndarray, str, TiffInfo]:
             ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
         )
     return pixels, axes, info
+
+
+def compression_name(code) -> str:
+    """tifffile's name for a Compression tag value; tifffile gives a plain int (1) when the optional tag is absent,
+    as in files ImageJ/Fiji writes, and an unknown code stays a number."""
+    try:
+        return tifffile.COMPRESSION(int(code)).name
+    except ValueError:
+        return str(int(code))
+
+
+def imagej_can_store(dtype: np.dtype, axes: str, shape: tuple[int, ...]) -> bool:
+    """ImageJ hyperstacks hold uint8, uint16 or float32 grey planes; colour samples (RGB) only as uint8."""
+    if "S" in axes and shape[axes.index("S")] > 1:
+        return np.dtype(dtype) == np.uint8
+    return np.dtype(dtype) in (np.uint8, np.uint16, np.float32)
 
 
 def ome_essentials(xml: str | None) -> dict:
@@ -104,8 +120,10 @@ def scaled(info: TiffInfo, scale: int) -> TiffInfo:
                     info.resolutionunit, info.description, imagej, ome)
 
 
-def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> None:
-    """Write `pixels` (axes as read) to `target` (a path or a binary file) with `info`'s metadata."""
+def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> str | None:
+    """Write `pixels` (axes as read) to `target` (a path or a binary file) with `info`'s metadata. An ImageJ input
+    whose pixels ImageJ cannot store (16-bit RGB, say) is written as an OME-TIFF instead; returns a one-line note
+    saying so, else None."""
     kwargs: dict[str, Any] = {
         "photometric": info.photometric,
         "compression": info.compression if info.compression in LOSSLESS else ("zlib" if info.compression else None),
@@ -115,12 +133,17 @@ def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> None:
     if info.resolution is not None:
         kwargs["resolution"] = info.resolution
         kwargs["resolutionunit"] = info.resolutionunit
-    if info.flavour == "imagej":
+    note = None
+    if info.flavour == "imagej" and imagej_can_store(pixels.dtype, axes, pixels.shape):
         tifffile.imwrite(target, pixels, imagej=True, metadata={**info.imagej, "axes": axes}, **kwargs)
-    elif info.flavour == "ome":
+    elif info.flavour in ("imagej", "ome"):
+        if info.flavour == "imagej":
+            note = (f"ImageJ cannot store {pixels.dtype} pixels with axes {axes}: written as an OME-TIFF "
+                    "(resolution tags kept, ImageJ display settings dropped)")
         tifffile.imwrite(target, pixels, ome=True, metadata={**info.ome, "axes": axes}, **kwargs)
     elif info.flavour == "shaped" or info.description is None:
         tifffile.imwrite(target, pixels, metadata={"axes": axes}, **kwargs)
     else:
         tifffile.imwrite(target, pixels, description=info.description, metadata=None, **kwargs)
+    return note
 
