@@ -269,3 +269,24 @@ def test_an_unforeseen_failure_is_one_line_and_the_batch_goes_on(model, tmp_path
     assert f"error: {tmp_path / 'a.png'}: not upscaled, unexpected RuntimeError: disk said no (please report it)" in err
     assert "Traceback" not in err and (tmp_path / "out" / "b.png").is_file()
     assert not (tmp_path / "out" / "a.png").exists()
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_unusable_out_is_refused_before_any_work(model, tmp_path, capsys, monkeypatch, where):
+    from msrgan.upscale import upscaler as upscaler_module
+    cv2.imwrite(str(tmp_path / "a.png"), cells(12, 12, 0, 250, 3).astype(np.uint8))
+    (tmp_path / "taken").write_text("a file")
+    out = tmp_path / "taken" if where == "a file" else tmp_path / "taken" / "sub"
+    monkeypatch.setattr(upscaler_module.Upscaler, "__call__", lambda *a, **k: pytest.fail("work was done"))
+    assert main(["upscale", str(tmp_path / "a.png"), "--model", str(model), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --out: ") and str(out) in err[0]
+
+
+def test_the_same_file_named_twice_is_one_input(model, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "f.png"), cells(12, 12, 0, 250, 3).astype(np.uint8))
+    same = [tmp_path / "in" / "f.png", tmp_path / "in" / ".." / "in" / "f.png", tmp_path / "in"]
+    assert main(["upscale", *map(str, same), "--model", str(model), "--out", str(tmp_path / "out")]) == 0
+    assert "upscaled 1 of 1 input(s)" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["f.png"]

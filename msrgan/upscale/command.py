@@ -55,8 +55,16 @@ def setup(args: argparse.Namespace) -> Upscaler:
         fail("--out: required (the folder for the upscaled images)")
     if not 0 < args.consistency_threshold < 1:
         fail(f"--consistency-threshold: between 0 and 1, got {args.consistency_threshold}")
-    return load_upscaler(args.model, args.device, args.precision, args.channels, args.tile, args.overlap,
-                         args.batch)
+    upscaler = load_upscaler(args.model, args.device, args.precision, args.channels, args.tile, args.overlap,
+                             args.batch)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        fail(f"--out: {out} is a file, not a folder")
+    try:   # before any work: a folder that cannot be made would fail every image after its computation
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out: cannot create the folder {out} ({exc.strerror or type(exc).__name__})")
+    return upscaler
 
 
 def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
@@ -65,6 +73,7 @@ def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
     subfolders under `out`."""
     jobs: list[tuple[Path, Path] | str] = []
     taken: dict[Path, Path] = {}
+    seen: set[Path] = set()     # the same file named twice (a/../f, or also through its folder) is one input
     out_resolved = out.resolve()
     for name in inputs:
         path = Path(name)
@@ -78,6 +87,9 @@ def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
         else:
             candidates = [(path, out / path.name)]  # a missing or bad file fails when it is read
         for src, dest in candidates:
+            if src.exists() and src.resolve() in seen:
+                continue
+            seen.add(src.resolve())
             key = dest.resolve()
             if key == src.resolve():
                 jobs.append(f"{src}: the output would overwrite the input (choose another --out)")
