@@ -1,6 +1,7 @@
 """Typed params.yaml: every section is a pydantic model that rejects unknown or ill-typed keys by name."""
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -21,14 +22,28 @@ class SyntheticSource(Section):
     workers: int = Field(2, ge=1)          # processes; the files do not depend on it
 
 
+def _as_path_text(value):
+    """A path as the user wrote it: YAML reads a folder named 2017 as a number and 2024-01-15 as a date, and
+    null/~ means no path given."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, datetime.date)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 class LocalSource(Section):
     root: str = ""
     labels: str = ""                        # labels CSV (id,labels); empty: look for one in root
     layout: Literal["auto", "cyto2017", "kaggle", "merged"] = "auto"
 
+    _paths = field_validator("root", "labels", mode="before")(_as_path_text)
+
 
 class ManifestSource(Section):
     path: str = ""                          # CSV of relpath,url,sha256
+
+    _paths = field_validator("path", mode="before")(_as_path_text)
 
 
 class Fetch(Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from msrgan.errors import UserError
 from msrgan.params import SECTIONS, load_params, parse_section, section
@@ -46,3 +47,14 @@ def test_bad_params_name_the_key(tmp_path, monkeypatch, text, message):
 def test_missing_params_file(tmp_path):
     with pytest.raises(UserError, match="params file not found"):
         section("fetch", tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize("text, root, labels", [
+    ("root: 2017", "2017", ""),                       # a folder named like a number
+    ("root: 2024-01-15", "2024-01-15", ""),           # ... or like a date
+    ("root: data\nlabels: null", "data", ""),         # null / ~ means no labels file given, like ""
+    ("root: data\nlabels: ~", "data", ""),
+])
+def test_path_params_are_taken_as_the_paths_they_are(text, root, labels):
+    local = parse_section("fetch", {"local": yaml.safe_load(text)}).local
+    assert (local.root, local.labels) == (root, labels)
