@@ -61,6 +61,54 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) of an image from its header, with the cheap checks that catch a broken file without decoding
+    it: a TIFF's strips or tiles must lie inside the file, a PNG must end with its IEND chunk. JPEG and .gz files are
+    decoded (read_image). UserError naming the file, as read_image's, when the file is not a usable image."""
+    path = Path(path)
+    suffix = image_suffix(path)
+    if path.name.lower().endswith(".gz") or suffix in (".jpg", ".jpeg"):
+        return read_image(path).shape[:2]
+    if not suffix:
+        fail(f"{path}: not a supported image (TIFF, PNG, JPEG, optionally .gz)")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror or exc})")
+    if size == 0:
+        fail(f"{path}: empty file (0 bytes)")
+    broken = f"{path}: not a readable image, truncated or corrupt"
+    if suffix == ".png":
+        with open(path, "rb") as f:
+            head = f.read(33)
+            f.seek(max(0, size - 8))
+            tail = f.read()
+        if head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+            fail(f"{broken} (no PNG header)")
+        if tail != PNG_END:
+            fail(f"{broken} (no PNG end)")
+        if head[24] not in (8, 16):
+            fail(f"{path}: unsupported pixel type ({head[24]}-bit PNG; expected 8 or 16 bit)")
+        return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
+            shape, dtype = tif.series[0].shape, page.dtype
+    except Exception as exc:  # noqa: BLE001 - any parser failure means a broken or foreign file
+        fail(f"{broken} ({type(exc).__name__}: {exc})".splitlines()[0])
+    if not ends or max(ends) > size:
+        fail(f"{broken} (pixel data past the end of the file)")
+    if dtype not in (np.uint8, np.uint16):
+        fail(f"{path}: unsupported pixel type {dtype} (expected 8- or 16-bit unsigned integers)")
+    axes = tif.series[0].axes
+    return shape[axes.index("Y")], shape[axes.index("X")]
+
+
 def write_png(path: str | os.PathLike, image: np.ndarray, compression: int = 1) -> None:
     """Lossless PNG (uint8/uint16, gray or RGB), written atomically. `compression`: 1 is OpenCV's fast default (zlib
     level 1, SUB filter, RLE strategy); 0 stores the pixels unfiltered and uncompressed, which encodes and decodes

@@ -81,19 +81,32 @@ def test_unknown_and_ill_typed_params(work):
 def test_truncated_tiff(work):
     path = work / "src" / "101_B1_1_red.tif"
     path.write_bytes(path.read_bytes()[:300])
-    fetched(work)
-    assert_fails(work, "merge", "data/raw/images/101_B1_1_red.tif: not a readable image", left=["raw"])
+    assert_fails(work, "fetch", "src/101_B1_1_red.tif: not a readable image, truncated or corrupt")
+
+
+def test_truncated_png(work):
+    write_channel(work / "src" / "100_B0_1_green.png", np.zeros((64, 48), np.uint8))
+    (work / "src" / "100_B0_1_green.tif").unlink()
+    path = work / "src" / "100_B0_1_green.png"
+    path.write_bytes(path.read_bytes()[:-20])
+    assert_fails(work, "fetch", "src/100_B0_1_green.png: not a readable image, truncated or corrupt")
 
 
 def test_not_an_image(work):
     (work / "src" / "100_B0_1_green.tif").unlink()
     (work / "src" / "100_B0_1_green.png").write_text("hello, I am text")
+    assert_fails(work, "fetch", "src/100_B0_1_green.png: not a readable image")
+
+
+def test_a_file_broken_after_fetch_is_still_named_by_merge(work):
     fetched(work)
-    assert_fails(work, "merge", "100_B0_1_green.png: not a readable image", left=["raw"])
+    path = work / "data" / "raw" / "images" / "101_B1_1_red.tif"
+    data = path.read_bytes()
+    path.unlink()   # a hard link to the user's file: replace it, do not write through it
+    path.write_bytes(data[:300])
+    assert_fails(work, "merge", "data/raw/images/101_B1_1_red.tif: not a readable image", left=["raw"])
 
 
 def test_stains_of_different_sizes(work):
     write_channel(work / "src" / "102_B2_1_blue.tif", np.zeros((20, 20), np.uint16))
-    fetched(work)
-    assert_fails(work, "merge", "102_B2_1_red.tif: the stains of FOV 102_B2_1 differ in size", "blue 20x20",
-                 left=["raw"])
+    assert_fails(work, "fetch", "src/102_B2_1_blue.tif: the stains of FOV 102_B2_1 differ in size", "blue 20x20")

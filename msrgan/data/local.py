@@ -16,6 +16,7 @@ from msrgan.data.raw import (
     RGB, check_channels, group_channels, link_or_copy, parse_channel_name, read_csv_rows, write_labels_csv,
 )
 from msrgan.errors import fail
+from msrgan.imageio import image_size
 from msrgan.params import LocalSource
 
 # The 28 Kaggle classes -> our 13 (None: no counterpart, the label is dropped). The Kaggle classes are HPA
@@ -167,6 +168,7 @@ def _import_channels(root: Path, files: list[Path], labels_csv: Path, layout: st
         if not labels[fov]:    # only Kaggle classes without a counterpart among the 13
             skipped += 1
             continue
+        check_sizes(fov, groups[fov])
         for colour, path in groups[fov].items():
             _, _, ext = parse_channel_name(path.name)
             link_or_copy(path, out / "images" / f"{fov}_{colour}{ext}")
@@ -176,6 +178,17 @@ def _import_channels(root: Path, files: list[Path], labels_csv: Path, layout: st
     if not kept:
         fail(f"{labels_csv}: no FOV has a label among the 13 classes")
     write_labels_csv(out / "labels.csv", kept)
+
+
+def check_sizes(fov: str, files: dict[str, Path]) -> None:
+    """Every stain of `fov` a readable image (header checks only) of one size; UserError naming the user's file
+    (the odd one out)."""
+    sizes = {colour: image_size(path) for colour, path in files.items()}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{c} {w}x{h}" for c, (h, w) in sizes.items())
+        common = max(set(sizes.values()), key=list(sizes.values()).count)
+        odd = next(files[c] for c, size in sizes.items() if size != common)
+        fail(f"{odd}: the stains of FOV {fov} differ in size ({listed})")
 
 
 def _import_merged(root: Path, files: list[Path], out: Path) -> None:
@@ -189,8 +202,7 @@ def _import_merged(root: Path, files: list[Path], out: Path) -> None:
         index = int(match["cls"])
         if index >= len(CLASSES):
             fail(f"{path}: class index {index} in the file name is not among the 13 classes (00-{len(CLASSES) - 1})")
-        if path.stat().st_size == 0:
-            fail(f"{path}: empty file (0 bytes)")
+        image_size(path)
         fov = match["fov"]
         tiles.setdefault(fov, path)
         labels.setdefault(fov, set()).add(index)
