@@ -290,3 +290,21 @@ def test_the_same_file_named_twice_is_one_input(model, tmp_path, capsys):
     assert main(["upscale", *map(str, same), "--model", str(model), "--out", str(tmp_path / "out")]) == 0
     assert "upscaled 1 of 1 input(s)" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["f.png"]
+
+
+def test_grey_saved_as_rgb_is_upscaled_as_grey_and_each_file_says_its_mapping(model, tmp_path, capsys):
+    grey = cells(16, 18, 6, 250).astype(np.uint8)[..., 0]
+    cv2.imwrite(str(tmp_path / "grey.png"), grey)
+    cv2.imwrite(str(tmp_path / "grey_rgb.png"), np.dstack([grey] * 3))
+    cv2.imwrite(str(tmp_path / "colour.png"), cells(16, 18, 7, 250, 3).astype(np.uint8))
+    assert main(["upscale", *(str(tmp_path / f) for f in ("grey.png", "grey_rgb.png", "colour.png")),
+                 "--model", str(model), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "channels 0-2 identical (grey saved as RGB): upscaled once on its own" in out
+    assert "channels 0,1,2 as the generator's microtubules, protein, nucleus" in out
+    assert "channel 0 on its own" in out
+    alone = cv2.imread(str(tmp_path / "out" / "grey.png"), cv2.IMREAD_UNCHANGED)
+    as_rgb = cv2.imread(str(tmp_path / "out" / "grey_rgb.png"), cv2.IMREAD_UNCHANGED)
+    assert as_rgb.shape == (64, 72, 3)
+    for c in range(3):   # no colour invented: every channel is the grey image's own upscale
+        np.testing.assert_array_equal(as_rgb[..., c], alone)

@@ -114,6 +114,7 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     s = upscaler.scale
     line = (f"{src} -> {dest} ({width}x{height} -> {width * s}x{height * s}, {channels} channel(s), "
             f"{planes.dtype}{f', {count} planes' if count > 1 else ''})")
+    line += f"\n  {upscaler.mapping(planes)}"
     if note:
         line += f"\n  note: {note}"
     if check is not None:

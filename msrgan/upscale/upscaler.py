@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,15 +25,43 @@ class Upscaler:
     overlap: int = 24
     batch: int = 1
 
+    def grey(self, planes: np.ndarray) -> bool:
+        """True when, with --channels auto, the first three channels are one grey image saved as RGB: it then goes
+        through once on its own (as with --channels single) instead of as three HPA stains."""
+        return (self.chosen is None and planes.shape[-1] >= 3 and np.array_equal(planes[..., 0], planes[..., 1])
+                and np.array_equal(planes[..., 0], planes[..., 2]))
+
+    def mapping(self, planes: np.ndarray) -> str:
+        """In words, how the channels of `planes` (P x H x W x C) go through the generator."""
+        channels = planes.shape[-1]
+        if self.grey(planes):
+            rest = f"; channel {', '.join(map(str, range(3, channels)))} on its own" if channels > 3 else ""
+            return f"channels 0-2 identical (grey saved as RGB): upscaled once on its own{rest}"
+        words = []
+        for p in plan_passes(self.chosen, channels, self.width):
+            if len(set(p)) == 1:
+                words.append(f"channel {p[0]} on its own")
+            else:
+                names = ",".join("-" if c < 0 else str(c) for c in p)
+                words.append(f"channels {names} as the generator's microtubules, protein, nucleus")
+        return "; ".join(words)
+
     def tiles(self, planes: np.ndarray) -> int:
         """How many tile predictions upscaling `planes` takes (for a progress bar)."""
         count, height, width, channels = planes.shape
-        return count * len(plan_passes(self.chosen, channels, self.width)) * len(
+        channels = channels - 2 if self.grey(planes) else channels
+        chosen = [] if self.grey(planes) else self.chosen
+        return count * len(plan_passes(chosen, channels, self.width)) * len(
             tile_grid(height, width, self.tile, self.overlap))
 
     def __call__(self, planes: np.ndarray, progress: Callable[[int], object] | None = None,
                  check: Consistency | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Upscaled P x sH x sW x C planes of the input's dtype; with `check`, its heat map per plane."""
+        if self.grey(planes):   # one grey image saved as RGB: upscale it once, copy it to the three channels
+            keep = [0, *range(3, planes.shape[-1])]
+            alone = replace(self, chosen=[])
+            out, maps = alone(np.ascontiguousarray(planes[..., keep]), progress, check)
+            return np.concatenate([out[..., :1], out[..., :1], out], axis=-1), maps
         count, height, width, channels = planes.shape
         window = intensity_window(planes, self.meta)
         passes = plan_passes(self.chosen, channels, self.width)
