@@ -308,3 +308,33 @@ def test_grey_saved_as_rgb_is_upscaled_as_grey_and_each_file_says_its_mapping(mo
     assert as_rgb.shape == (64, 72, 3)
     for c in range(3):   # no colour invented: every channel is the grey image's own upscale
         np.testing.assert_array_equal(as_rgb[..., c], alone)
+
+
+@pytest.mark.parametrize("kind", ["rgba.png", "la.png", "rgba.tif"])
+def test_alpha_is_a_mask_carried_through_not_a_stain(model, tmp_path, capsys, kind):
+    import imagecodecs
+    colour = cells(16, 18, 8, 250, 1 if kind == "la.png" else 3).astype(np.uint8)
+    alpha = np.full((16, 18, 1), 255, np.uint8)
+    alpha[:, :5] = 0                                      # a transparent margin
+    stored = np.concatenate([colour, alpha], axis=-1)
+    plain = tmp_path / ("plain.png" if kind.endswith(".png") else "plain.tif")
+    if kind.endswith(".png"):
+        (tmp_path / kind).write_bytes(imagecodecs.png_encode(stored))
+        (plain).write_bytes(imagecodecs.png_encode(colour[..., 0] if kind == "la.png" else colour))
+    else:
+        tifffile.imwrite(tmp_path / kind, stored, photometric="rgb", extrasamples=[2])
+        tifffile.imwrite(plain, colour, photometric="rgb")
+    assert main(["upscale", str(tmp_path / kind), str(plain), "--model", str(model),
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "alpha kept as a mask" in capsys.readouterr().out
+    if kind.endswith(".png"):
+        out = imagecodecs.png_decode((tmp_path / "out" / kind).read_bytes())
+        reference = imagecodecs.png_decode((tmp_path / "out" / plain.name).read_bytes())
+    else:
+        with tifffile.TiffFile(tmp_path / "out" / kind) as tif:
+            assert tuple(tif.pages[0].extrasamples) == (2,)
+            out = tif.asarray()
+        reference = tifffile.imread(tmp_path / "out" / plain.name)
+    assert out.shape == (64, 72, stored.shape[-1])        # the input's channel layout
+    np.testing.assert_array_equal(out[..., -1], alpha[..., 0].repeat(4, 0).repeat(4, 1))   # opaque stays 255
+    np.testing.assert_array_equal(out[..., :-1].squeeze(), reference)   # the stains as without alpha

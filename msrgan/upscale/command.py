@@ -110,11 +110,11 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     bar.set_description(src.name)
     check = Consistency(threshold=args.consistency_threshold) if args.consistency_map else None
     out, maps = upscaler(planes, bar.update, check)
-    note = write_output(dest, image, out, upscaler.scale)
+    note = write_output(dest, image, image.with_alpha(out, upscaler.scale), upscaler.scale)
     s = upscaler.scale
     line = (f"{src} -> {dest} ({width}x{height} -> {width * s}x{height * s}, {channels} channel(s), "
             f"{planes.dtype}{f', {count} planes' if count > 1 else ''})")
-    line += f"\n  {upscaler.mapping(planes)}"
+    line += f"\n  {upscaler.mapping(planes)}{'; alpha kept as a mask' if image.alpha else ''}"
     if note:
         line += f"\n  note: {note}"
     if check is not None:

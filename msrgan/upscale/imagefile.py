@@ -3,6 +3,8 @@ dtype, axes and channel layout (TIFF incl. OME-TIFF and ImageJ hyperstacks, PNG,
 
 The channel axis is the TIFF series' 'S' (samples: RGB) or 'C' axis, else its one unlabelled axis ('Q', 'I') of 1 to
 4 entries (a plain multi-page or planar stack); every other axis (Z, T, ...) is a plane upscaled on its own.
+An alpha channel (a grey+alpha or RGBA PNG, a TIFF whose ExtraSamples tag says alpha) is not a stain: it is set aside,
+enlarged as a mask and written back in its place.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import imagecodecs
 import numpy as np
 import tifffile
 
@@ -34,10 +37,16 @@ class ImageFile:
     suffix: str                  # .tif .tiff .png .jpg .jpeg
     gz: bool
     tiff: TiffInfo | None = None
+    alpha: bool = False          # the last entry of the channel axis is opacity, not a stain
+
+    @property
+    def stored_channels(self) -> int:
+        return 1 if self.channel_axis is None else self.pixels.shape[self.axes.index(self.channel_axis)]
 
     @property
     def channels(self) -> int:
-        return 1 if self.channel_axis is None else self.pixels.shape[self.axes.index(self.channel_axis)]
+        """The channels to upscale (the alpha channel left out)."""
+        return self.stored_channels - self.alpha
 
     def _order(self) -> list[int]:
         """Axis order that makes the stored array planes..., Y, X[, C]."""
@@ -45,13 +54,25 @@ class ImageFile:
         tail = [self.axes.index("Y"), self.axes.index("X")]
         return lead + tail + ([self.axes.index(self.channel_axis)] if self.channel_axis else [])
 
-    def planes(self) -> np.ndarray:
-        """P x H x W x C view of the pixels (P = product of the other axes)."""
+    def _all_planes(self) -> np.ndarray:
         height, width = self.pixels.shape[self.axes.index("Y")], self.pixels.shape[self.axes.index("X")]
-        return self.pixels.transpose(self._order()).reshape(-1, height, width, self.channels)
+        return self.pixels.transpose(self._order()).reshape(-1, height, width, self.stored_channels)
+
+    def planes(self) -> np.ndarray:
+        """P x H x W x C view of the channels to upscale (P = product of the other axes; no alpha)."""
+        return self._all_planes()[..., :self.channels]
+
+    def with_alpha(self, planes: np.ndarray, scale: int) -> np.ndarray:
+        """Upscaled P x sH x sW x C `planes` with the alpha channel put back, each pixel's opacity carried to the
+        scale x scale pixels it became (nearest neighbour: a mask stays a mask); unchanged without alpha."""
+        if not self.alpha:
+            return planes
+        alpha = self._all_planes()[..., self.channels:]
+        return np.concatenate([planes, alpha.repeat(scale, axis=1).repeat(scale, axis=2)], axis=-1)
 
     def restore(self, planes: np.ndarray) -> np.ndarray:
-        """Inverse of planes() for upscaled P x sH x sW x C: the stored axes order with Y and X larger."""
+        """Inverse of planes() for upscaled P x sH x sW x C (alpha included): the stored axes order with Y and X
+        larger."""
         order = self._order()
         shape = [self.pixels.shape[i] for i in order]
         y_slot = order.index(self.axes.index("Y"))
@@ -79,12 +100,15 @@ def read_input(path: str | os.PathLike) -> ImageFile:
     try:
         if suffix in (".tif", ".tiff"):
             pixels, axes, info = read_tiff(data)
+        elif suffix == ".png":   # as stored: grey, grey+alpha, RGB or RGBA
+            pixels, info = imagecodecs.png_decode(data), None
+            axes = "YXS"[:pixels.ndim]
         else:
             pixels, info = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), None
             if pixels is None:
                 raise ValueError("cannot decode")
-            if pixels.ndim == 3:  # OpenCV gives BGR(A)
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            if pixels.ndim == 3:  # OpenCV gives BGR
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
             axes = "YXS"[:pixels.ndim]
     except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken, truncated or foreign file
         fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
@@ -94,7 +118,10 @@ def read_input(path: str | os.PathLike) -> ImageFile:
         fail(f"{path}: a palette (colour-mapped) TIFF holds indices, not intensities: cannot upscale it")
     if "Y" not in axes or "X" not in axes:
         fail(f"{path}: no Y/X image axes (axes {axes})")
-    image = ImageFile(path, pixels, axes, channel_axis(path, pixels.shape, axes), suffix, gz, info)
+    axis = channel_axis(path, pixels.shape, axes)
+    alpha = axis == "S" and (suffix == ".png" and pixels.shape[-1] in (2, 4)
+                             or info is not None and info.alpha)
+    image = ImageFile(path, pixels, axes, axis, suffix, gz, info, alpha)
     if not 1 <= image.channels <= MAX_CHANNELS:
         fail(f"{path}: {image.channels} channels (1 to {MAX_CHANNELS} supported)")
     return image
@@ -129,11 +156,12 @@ def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, 
             target = io.BytesIO() if image.gz else tmp
             note = write_tiff(target, pixels, image.axes, scaled(image.tiff, scale))
             data = target.getvalue() if image.gz else None
+        elif image.suffix == ".png":
+            data = imagecodecs.png_encode(np.ascontiguousarray(pixels))
         else:
             if pixels.ndim == 3:
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-            params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image.suffix in (".jpg", ".jpeg") else []
-            ok, encoded = cv2.imencode(image.suffix, pixels, params)
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+            ok, encoded = cv2.imencode(image.suffix, pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
             if not ok:
                 fail(f"{path}: cannot encode the upscaled image as {image.suffix}")
             data = encoded.tobytes()

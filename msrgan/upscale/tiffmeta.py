@@ -4,7 +4,7 @@ photometric interpretation and a lossless compression like the input's."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,9 @@ OME_CHANNEL = ("Name", "Color", "EmissionWavelength", "EmissionWavelengthUnit", 
                "ExcitationWavelengthUnit", "Fluor", "ContrastMethod", "IlluminationType", "AcquisitionMode")
 
 
+ALPHA = (1, 2)   # ExtraSamples values that mean opacity (associated, unassociated alpha)
+
+
 @dataclass
 class TiffInfo:
     flavour: str                                   # imagej | ome | shaped | plain
@@ -29,8 +32,14 @@ class TiffInfo:
     resolution: tuple[float, float] | None         # pixels per unit (x, y)
     resolutionunit: Any
     description: str | None = None                 # plain TIFFs: a foreign ImageDescription, kept as is
+    extrasamples: tuple[int, ...] = ()             # ExtraSamples: 1 associated, 2 unassociated alpha, 0 other
     imagej: dict = field(default_factory=dict)
     ome: dict = field(default_factory=dict)
+
+    @property
+    def alpha(self) -> bool:
+        """The last sample is opacity, as the ExtraSamples tag says."""
+        return bool(self.extrasamples) and int(self.extrasamples[-1]) in ALPHA
 
 
 def read_tiff(data: bytes) -> tuple[np.ndarray, str, TiffInfo]:
@@ -64,6 +73,7 @@ def read_tiff(data: bytes) -> tuple[np.ndarray, str, TiffInfo]:
             description=page.description or None if flavour == "plain" else None,
             imagej={k: v for k, v in (tif.imagej_metadata or {}).items() if k not in IMAGEJ_STRUCTURE},
             ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
+            extrasamples=tuple(int(v) for v in page.extrasamples),
         )
     return pixels, axes, info
 
@@ -116,8 +126,7 @@ def scaled(info: TiffInfo, scale: int) -> TiffInfo:
         if key in ome:
             ome[key] = float(ome[key]) / scale
     resolution = None if info.resolution is None else (info.resolution[0] * scale, info.resolution[1] * scale)
-    return TiffInfo(info.flavour, info.photometric, info.planarconfig, info.compression, resolution,
-                    info.resolutionunit, info.description, imagej, ome)
+    return replace(info, resolution=resolution, imagej=imagej, ome=ome)
 
 
 def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> str | None:
@@ -130,6 +139,8 @@ def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> str | N
     }
     if "S" in axes and axes.index("S") < axes.index("Y"):
         kwargs["planarconfig"] = "separate"
+    if info.extrasamples:
+        kwargs["extrasamples"] = info.extrasamples
     if info.resolution is not None:
         kwargs["resolution"] = info.resolution
         kwargs["resolutionunit"] = info.resolutionunit
