@@ -14,11 +14,12 @@ from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.errors import fail
 from msrgan.evaluation import figures
 from msrgan.evaluation.metrics import METRICS, PerceptualDistance, frc_curve, image_metrics
-from msrgan.evaluation.predict import resolve_device, upscalers
+from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
 from msrgan.models.minivgg import load_minivgg
 from msrgan.statistics import as_records, compare
+from msrgan.train.device import pick_runtime
 
 GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
 COMPARISONS = (("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet"))
@@ -46,7 +47,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     if len(scales) > 1:
         fail(f"{processed}: test images have mixed scales {sorted(scales)}")
     scale = scales.pop()
-    device = resolve_device(params.device)
+    device = str(pick_runtime(params.device, params.precision, key="evaluate.device").device)
     methods = upscalers({m: str(models / f) for m, f in GENERATORS.items()}, scale, device, params.precision)
     vgg, _ = load_minivgg(models / "minivgg.pt", device)
     perceptual = PerceptualDistance(vgg, tuple(params.perceptual_blocks), device)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-import torch
 
 from msrgan.errors import fail
 from msrgan.upscale.upscaler import load_upscaler
@@ -18,14 +17,6 @@ def interpolation(flag: int, scale: int) -> Upscaler:
     def upscale(images: list[np.ndarray]) -> list[np.ndarray]:
         return [cv2.resize(im, (im.shape[1] * scale, im.shape[0] * scale), interpolation=flag) for im in images]
     return upscale
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        fail("evaluate.device: 'cuda' asked for, but no CUDA device is available (use 'auto' or 'cpu')")
-    return device
 
 
 def generator(path: str, scale: int, device: str = "auto", precision: str = "auto") -> Upscaler:
