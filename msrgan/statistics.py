@@ -106,8 +106,19 @@ def compare(table: pd.DataFrame, metrics: dict[str, bool], pairs: Sequence[tuple
     return results
 
 
+# The study's paired comparisons (method, baseline), in the order its tables show them.
+COMPARISONS = (("msrgan", "bicubic"), ("msrgan", "srresnet"), ("srresnet", "bicubic"))
+
+
+def finite_or_none(value):
+    """JSON has no NaN/inf: a float that is not finite (or None) becomes None, other values stay as they are."""
+    if value is None:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 def as_records(tests: Sequence[PairedTest]) -> list[dict]:
     """Plain dicts for JSON, with NaN/inf (which JSON cannot hold) as None."""
-    def clean(v):
-        return None if isinstance(v, float) and not np.isfinite(v) else v
-    return [{k: clean(v) for k, v in asdict(t).items()} for t in tests]
+    return [{k: finite_or_none(v) for k, v in asdict(t).items()} for t in tests]

@@ -280,7 +280,7 @@ def test_an_unusable_out_is_refused_before_any_work(model, tmp_path, capsys, mon
     monkeypatch.setattr(upscaler_module.Upscaler, "__call__", lambda *a, **k: pytest.fail("work was done"))
     assert main(["upscale", str(tmp_path / "a.png"), "--model", str(model), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"error: --out: ") and str(out) in err[0]
+    assert len(err) == 1 and err[0].startswith("error: --out: ") and str(out) in err[0]
 
 
 def test_the_same_file_named_twice_is_one_input(model, tmp_path, capsys):

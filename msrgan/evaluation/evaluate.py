@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +17,10 @@ from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
 from msrgan.models.minivgg import load_minivgg
-from msrgan.statistics import as_records, compare
+from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
 from msrgan.train.device import pick_runtime
 
 GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
-COMPARISONS = (("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet"))
-
-
-def finite_or_none(value: float) -> float | None:
-    """JSON has no inf/NaN: a mean that is not a number is written as null."""
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",

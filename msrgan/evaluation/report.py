@@ -8,6 +8,7 @@ from msrgan.atomic import write_text
 from msrgan.errors import fail
 from msrgan.evaluation.figures import name
 from msrgan.evaluation.metrics import METRICS
+from msrgan.statistics import COMPARISONS
 
 IMAGE_COLUMNS = ("bicubic", "lanczos", "srresnet", "msrgan")
 SEG_COLUMNS = ("hr", "bicubic", "srresnet", "msrgan")
@@ -16,7 +17,6 @@ SEG_METRICS = {"dice": ("Dice", True), "iou": ("IoU", True), "f1": ("object F1 (
 SHORT = {"psnr": "PSNR", "ssim": "SSIM", "psnr_r": "PSNR of R", "psnr_g": "PSNR of G", "psnr_b": "PSNR of B",
          "nrmse": "NRMSE", "frc_resolution": "FRC resolution", "perceptual": "perceptual distance",
          "lr_psnr": "LR consistency"}
-COMPARISONS = (("msrgan", "bicubic"), ("msrgan", "srresnet"), ("srresnet", "bicubic"))
 TESTS_LEGEND = ("Each cell: verdict (**better**/**worse**: significant after Holm correction in that direction, "
                 "n.s.: not significant), median per-image difference [95% bootstrap CI], Holm-corrected p of the "
                 "paired Wilcoxon signed-rank test, rank-biserial effect size r (+1: the first method is higher on "

@@ -17,10 +17,9 @@ from msrgan.imageio import read_image, read_png_rgb
 from msrgan.segmentation import figures
 from msrgan.segmentation.scores import scores
 from msrgan.segmentation.segment import CellSettings, NucleiSettings, segment
-from msrgan.statistics import as_records, compare
+from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
 
 SR_METHODS = ("bicubic", "srresnet", "msrgan")
-COMPARISONS = (("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet"))
 TARGETS = ("nuclei", "cells")
 SCORES = {"dice": True, "iou": True, "f1": True, "count_error": False}   # name -> higher is better
 
@@ -76,7 +75,7 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
     summary: dict = {"reference": {**reference, "n_images": len(items)}}
     for m in methods:
         part = table[table["method"] == m]
-        summary[m] = {c: _num(part[c].mean()) for c in score_columns if part[c].notna().any()}
+        summary[m] = {c: finite_or_none(part[c].mean()) for c in score_columns if part[c].notna().any()}
     tests = compare(table, {f"{t}_{s}": h for t in TARGETS for s, h in SCORES.items()}, COMPARISONS, seed=seed,
                     n_boot=params.bootstrap, alpha=params.alpha)
     records = as_records(tests)
@@ -100,7 +99,3 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
     figures.score_boxplots(metrics_dir / "segmentation_scores.png", table, list(methods), reference)
     write_report(metrics_dir)
     return table
-
-
-def _num(value) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
