@@ -53,6 +53,12 @@ class Fetch(Section):
     manifest: ManifestSource = ManifestSource()
 
 
+def _percentile_pair(value: tuple[float, float]) -> tuple[float, float]:
+    if not 0 <= value[0] < value[1] <= 100:
+        raise ValueError("expected [low, high] with 0 <= low < high <= 100")
+    return value
+
+
 # ---------------------------------------------------------------- merge
 Colour = Literal["red", "green", "blue", "yellow"]
 
@@ -63,12 +69,7 @@ class Merge(Section):
     sample_pixels: int = Field(262144, ge=1024)                       # subsample for the percentiles
     png_compression: int = Field(1, ge=0, le=9)                       # zlib level of the merged PNGs (0: stored)
 
-    @field_validator("percentiles")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not 0 <= value[0] < value[1] <= 100:
-            raise ValueError("expected [low, high] with 0 <= low < high <= 100")
-        return value
+    _ordered = field_validator("percentiles")(_percentile_pair)
 
 
 # ---------------------------------------------------------------- prepare
@@ -121,6 +122,11 @@ class Training(Section):
 
 
 class TrainVGG(Training):
+    iterations: int = Field(800, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    val_every: int = Field(100, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
     width: int = Field(16, ge=1)                      # first-block channels (VGG19: 64)
     dropout: float = Field(0.3, ge=0, lt=1)
     weight_decay: float = Field(1e-4, ge=0)
@@ -130,17 +136,19 @@ class TrainVGG(Training):
 
 
 class TrainSRResNet(Training):
+    iterations: int = Field(1000, ge=1)
+    lr: float = Field(2e-3, gt=0)
     blocks: int = Field(8, ge=1)                      # residual blocks (paper: 16)
     channels: int = Field(48, ge=1)                   # (paper: 64)
     residual: bool = True                             # predict a correction over bicubic
-    norm: Literal["batch", "none"] = "batch"          # BatchNorm in the blocks (the paper) or none (EDSR)
-    res_scale: float = Field(1.0, gt=0, le=1)         # residual scaling of every block (EDSR: 0.1)
+    norm: Literal["batch", "none"] = "none"           # BatchNorm in the blocks (the paper) or none (EDSR)
+    res_scale: float = Field(0.2, gt=0, le=1)         # residual scaling of every block (EDSR: 0.1, paper: 1)
     crop: int = Field(0, ge=0)                        # random LR crop side for training; 0 = whole tile
     select: Literal["best", "last"] = "best"          # keep the best-val-PSNR generator or the last one
 
 
 class Discriminator(Section):
-    channels: int = Field(32, ge=1)                   # first conv width (paper: 64), doubled every two blocks
+    channels: int = Field(16, ge=1)                   # first conv width (paper: 64), doubled every two blocks
     head: Literal["gap", "dense"] = "gap"             # global average pooling, or the paper's dense layer
     dense: int = Field(1024, ge=1)                    # hidden units of the head (paper: 1024)
 
@@ -154,6 +162,8 @@ class GanLoss(Section):
 
 
 class TrainSRGAN(Training):
+    iterations: int = Field(400, ge=1)
+    lr: float = Field(1e-4, gt=0)                     # generator
     lr_d: float = Field(1e-4, gt=0)                   # discriminator lr (`lr` is the generator's)
     crop: int = Field(0, ge=0)
     select: Literal["best", "last"] = "last"
@@ -166,7 +176,7 @@ class Evaluate(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"            # as `msrgan upscale --precision`
     nrmse_percentiles: tuple[float, float] = (0.1, 99.9)           # CARE's ground-truth normalisation
-    frc_threshold: float = Field(1 / 7, gt=0, lt=1)                # FRC resolution criterion
+    frc_threshold: float = Field(0.142857, gt=0, lt=1)                # FRC resolution criterion
     perceptual_blocks: tuple[int, ...] = (2, 3, 4)                 # miniVGG19 blocks of the perceptual distance
     examples: int = Field(4, ge=1)                                 # test images in the example grid
     bootstrap: int = Field(2000, ge=100)                           # resamples for the CIs of median differences
@@ -179,12 +189,7 @@ class Evaluate(Section):
             raise ValueError("expected block numbers among 1..5")
         return v
 
-    @field_validator("nrmse_percentiles")
-    @classmethod
-    def _percentiles(cls, v):
-        if not 0 <= v[0] < v[1] <= 100:
-            raise ValueError("expected [low, high] with 0 <= low < high <= 100")
-        return v
+    _ordered = field_validator("nrmse_percentiles")(_percentile_pair)
 
 
 class NucleiSegmentation(Section):

@@ -58,3 +58,10 @@ def test_missing_params_file(tmp_path):
 def test_path_params_are_taken_as_the_paths_they_are(text, root, labels):
     local = parse_section("fetch", {"local": yaml.safe_load(text)}).local
     assert (local.root, local.labels) == (root, labels)
+
+
+def test_params_yaml_states_the_typed_defaults():
+    """Defaults live in one place: the typed params, and the shipped params.yaml says exactly them."""
+    shipped = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    for name, model in SECTIONS.items():
+        assert parse_section(name, shipped[name]) == model(), f"params.yaml section {name} differs from its defaults"
