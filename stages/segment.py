@@ -1,4 +1,4 @@
-"""segment: the segmentation study on HR and SR images, its statistics, and metrics/report.md."""
+"""segment: the segmentation study on HR and SR images and its statistics."""
 from msrgan.segmentation.study import segment_study
 from msrgan.stage import run_stage
 

@@ -84,6 +84,7 @@ def make_models(root: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     from msrgan.evaluation.evaluate import evaluate
+    from msrgan.evaluation.report import report
     from msrgan.segmentation.study import segment_study
 
     root = tmp_path_factory.mktemp("study")
@@ -91,6 +92,7 @@ def study(tmp_path_factory):
     models = make_models(root / "models")
     evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics")
     segment_study(parse_section("segment", {"bootstrap": 200}), 1, processed, root / "sr", root / "metrics")
+    report(root / "metrics")
     return root
 
 
@@ -118,7 +120,7 @@ def test_evaluate_writes_sr_images_metrics_and_figures(study):
         ("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet")}
 
 
-def test_segment_scores_against_truth_and_writes_report(study):
+def test_segment_scores_against_truth_and_the_report_stage_writes_the_report(study):
     result = json.loads((study / "metrics" / "segment.json").read_text())
     assert result["reference"] == {"nuclei": "truth", "cells": "truth", "n_images": 6}
     for method in ("hr", "bicubic", "srresnet", "msrgan"):
@@ -141,6 +143,7 @@ def test_segment_scores_against_truth_and_writes_report(study):
 
 def test_segment_without_true_masks_scores_against_hr(tmp_path):
     from msrgan.evaluation.evaluate import evaluate
+    from msrgan.evaluation.report import report
     from msrgan.segmentation.study import segment_study
 
     processed = make_processed(tmp_path / "processed", n_test=3, masks=False)
@@ -152,6 +155,7 @@ def test_segment_without_true_masks_scores_against_hr(tmp_path):
     result = json.loads((tmp_path / "metrics" / "segment.json").read_text())
     assert result["reference"]["nuclei"] == "hr_segmentation"
     assert "hr" not in result   # HR against its own segmentation says nothing
+    report(tmp_path / "metrics")
     assert "HR segmentation" in (tmp_path / "metrics" / "report.md").read_text()
 
 
@@ -164,3 +168,10 @@ def test_missing_model_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="generator.pt"):
         evaluate(parse_section("evaluate", {}), 0, processed, models, tmp_path / "sr", tmp_path / "metrics")
     assert not (tmp_path / "sr").exists()
+
+
+def test_the_report_needs_the_metrics(tmp_path):
+    from msrgan.errors import UserError
+    from msrgan.evaluation.report import report
+    with pytest.raises(UserError, match="evaluate_per_image.csv: not found"):
+        report(tmp_path)

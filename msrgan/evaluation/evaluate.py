@@ -76,7 +76,6 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     freq = np.arange(len(next(iter(frc_sums.values())))) / min(hrs[0].shape[:2]) if frc_sums else None
     n_same = sum(hr.shape[:2] == hrs[0].shape[:2] for hr in hrs)
     figures.examples_grid(metrics_dir / "examples.png", items, lrs, hrs, srs, table, params.examples)
-    figures.metric_distributions(metrics_dir / "metric_distributions.png", table, list(methods))
     if freq is not None:
         figures.frc_curves(metrics_dir / "frc_curves.png", freq, {m: s / n_same for m, s in frc_sums.items()},
                            params.frc_threshold, scale)

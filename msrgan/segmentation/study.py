@@ -11,7 +11,6 @@ from tqdm import tqdm
 
 from msrgan.atomic import atomic_path, write_text
 from msrgan.errors import fail
-from msrgan.evaluation.report import write_report
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_image, read_png_rgb
 from msrgan.segmentation import figures
@@ -96,6 +95,4 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
     chosen = figures.pick_by_score(ids, table[table["method"] == "msrgan"].set_index("id")["nuclei_dice"],
                                    params.examples)
     figures.overlay(metrics_dir / "segmentation_overlay.png", [(ids[i], *shown[ids[i]]) for i in chosen], reference)
-    figures.score_boxplots(metrics_dir / "segmentation_scores.png", table, list(methods), reference)
-    write_report(metrics_dir)
     return table
