@@ -143,6 +143,14 @@ def test_a_forced_spike_is_rolled_back_with_a_lower_lr_and_the_run_ends_healthy(
     assert load_checkpoint(tmp_path, "r")["rollbacks"] == result.rollbacks
 
 
+def test_rollbacks_to_the_same_point_lower_the_rate_each_time(tmp_path):
+    # spikes at iterations 23 and 25 (full rate, then half): both go back to 20, the second to a quarter of the rate
+    result, opt = regression_run(tmp_path, lambda it, lr: (it == 22 and lr == 0.5) or (it == 24 and lr == 0.25))
+    assert [(e["at"], e["to"], e["lr_scale"]) for e in result.rollbacks] == [(23, 20, 0.5), (25, 20, 0.25)]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.125)
+    assert result.last["psnr"] == 50
+
+
 def test_a_validation_collapse_is_rolled_back(tmp_path, monkeypatch):
     # the step at iteration 39, at the full lr only, throws the weights far off
     def fault(it, lr):

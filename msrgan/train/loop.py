@@ -216,6 +216,7 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
                  f"rates; stopped. The last good checkpoint (in {checkpoints}) is kept; lower {stage}.lr and rerun")
         snap = healthy.restore()
         best.update(snap["best"])
+        healthy.take(snap["step"], {"best": best})   # the lowered rates too: going back here again lowers them again
         rollbacks.append({"at": at, "to": snap["step"], "reason": why,
                           "lr_scale": rules.lr_factor ** (len(rollbacks) + 1)})
         history.append({"step": at, "rollback": rollbacks[-1]})
