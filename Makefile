@@ -24,7 +24,7 @@ bench: $(STAMP)   # prints figures; the upscale benchmark reads the default gene
 	for script in realism data_pipeline training upscale; do \
 		PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/$$script.py || exit 1; done
 
-robustness: $(STAMP)   # the default training over seeds, precisions and thread counts (about 75 minutes on 2 cores)
+robustness: $(STAMP)   # the default training over seeds, precisions and thread counts (about 90 minutes on 2 cores)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro train_vgg
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/robustness.py
 
