@@ -68,17 +68,17 @@ def launch(run: Run, out: Path, stages: list[str]) -> dict:
         cmd = [sys.executable, __file__, "--worker", str(run.seed), run.precision, str(run.threads),
                "--out", str(out), "--stages", *stages]
         with open(log, "w") as f:
-            code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": str(run.threads)})
+            code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "OMP_NUM_THREADS": str(run.threads)})
         if code != 0 or not done.is_file():
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             return {"error": f"exit {code}: {tail[0][:200]}"}
     return json.loads(done.read_text())
 
 
-def gains(result: dict, stage: str) -> tuple[float, float, int] | None:
-    part = result.get(stage)
-    if not part:
-        return None
+def gains(result: dict, stage: str) -> tuple[float, float, int]:
+    """(val PSNR gain over bicubic in dB, SSIM gain, rollbacks) of one finished run's stage."""
+    part = result[stage]
     return (part["val"]["psnr"] - part["val_bicubic"]["psnr"], part["val"]["ssim"] - part["val_bicubic"]["ssim"],
             part["rollbacks"])
 
