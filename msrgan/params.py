@@ -143,6 +143,7 @@ class TrainSRResNet(Training):
     residual: bool = True                             # predict a correction over bicubic
     norm: Literal["batch", "none"] = "none"           # BatchNorm in the blocks (the paper) or none (EDSR)
     res_scale: float = Field(0.2, gt=0, le=1)         # residual scaling of every block (EDSR: 0.1, paper: 1)
+    upsample: Literal["shuffle", "resize"] = "resize"  # x2 steps: sub-pixel conv (the paper) or resize-conv
     crop: int = Field(0, ge=0)                        # random LR crop side for training; 0 = whole tile
     select: Literal["best", "last"] = "best"          # keep the best-val-PSNR generator or the last one
 

@@ -4,47 +4,13 @@ rerun stages for nothing (a module too many)."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from msrgan.codebase import ROOT, import_closure
+
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-
-
-def module_file(name: str) -> str | None:
-    """'msrgan.data.merge' -> 'msrgan/data/merge.py' (a package gives its __init__.py); None for a non-module."""
-    path = Path(*name.split("."))
-    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
-        if (ROOT / candidate).is_file():
-            return candidate.as_posix()
-    return None
-
-
-def imported_files(path: str) -> set[str]:
-    """The msrgan files `path` imports (`from msrgan.x import y` may name the module msrgan.x.y)."""
-    names = set()
-    for node in ast.walk(ast.parse((ROOT / path).read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("msrgan"):
-            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names if alias.name.startswith("msrgan")}
-    files = {module_file(name) for name in names} - {None}
-    # importing msrgan.a.b runs the __init__.py of msrgan and msrgan.a first
-    for file in list(files):
-        for parent in Path(file).parents[:-1]:
-            files.add((parent / "__init__.py").as_posix())
-    return files
-
-
-def code_closure(script: str) -> set[str]:
-    seen, todo = {script}, [script]
-    while todo:
-        for file in imported_files(todo.pop()) - seen:
-            seen.add(file)
-            todo.append(file)
-    return seen
 
 
 def listed_code(deps: list[str]) -> set[str]:
@@ -67,7 +33,7 @@ def runs_something(file: str) -> bool:
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_deps_are_exactly_its_code(stage):
-    needed = set(filter(runs_something, code_closure(f"stages/{stage}.py")))
+    needed = set(filter(runs_something, import_closure(f"stages/{stage}.py")))
     listed = set(filter(runs_something, listed_code(STAGES[stage]["deps"])))
     assert not needed - listed, f"dvc.yaml stage {stage} misses deps it imports: {sorted(needed - listed)}"
     assert not listed - needed, f"dvc.yaml stage {stage} lists code it does not import: {sorted(listed - needed)}"

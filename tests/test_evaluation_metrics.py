@@ -137,6 +137,38 @@ def test_lr_consistency():
     assert 25 < M.lr_consistency(blurred, lr) < M.lr_consistency(hr + np.uint8(4), lr)
 
 
+def test_grid_pattern_is_the_energy_at_the_grid_frequencies():
+    rng = np.random.default_rng(12)
+    image = rng.normal(0, 10, (40, 48, 3))
+    spectrum = np.fft.fft2(image, axes=(0, 1))
+    grid = np.zeros((40, 48), bool)
+    grid[::10, ::12] = True     # multiples of N / 4 in y and x
+    grid[0, 0] = False          # not the mean
+    expected = np.sqrt((np.abs(spectrum[grid]) ** 2).sum(axis=0)) / image[..., 0].size   # Parseval
+    assert M.grid_pattern(image, 4) == pytest.approx(expected, rel=1e-9)
+
+
+def test_grid_pattern_sees_a_checkerboard_that_lr_consistency_cannot():
+    hr = textured(13, size=96)
+    lr = cv2.resize(hr, (24, 24), interpolation=cv2.INTER_CUBIC)
+    bicubic = cv2.resize(lr, (96, 96), interpolation=cv2.INTER_CUBIC)
+    phase = np.array([[3, -3, 3, -3], [-3, 3, -3, 3]] * 2)          # +-3 levels, zero mean over a 4 x 4 cell
+    checker = (bicubic.astype(np.int16) + np.tile(phase, (24, 24))[..., None]).astype(np.uint8)
+    assert M.grid_pattern(bicubic, 4).max() < 0.2     # bicubic leaves (almost) nothing at the grid frequencies
+    assert M.grid_pattern(checker, 4) == pytest.approx(3, abs=0.2)
+    assert M.lr_consistency(checker, lr) == pytest.approx(M.lr_consistency(bicubic, lr), abs=0.1)
+    assert M.image_metrics(hr, checker, lr)["grid_pattern"] == pytest.approx(3, abs=0.2)
+
+
+def test_flat_field_pattern_is_zero_for_bicubic_and_the_amplitude_of_a_checkerboard():
+    bicubic = lambda images: [cv2.resize(im, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC) for im in images]
+    assert M.flat_field_pattern(bicubic) == 0
+    phase = np.array([[5, -5, 5, -5], [-5, 5, -5, 5]] * 2)[..., None]
+    checker = lambda images: [(sr.astype(np.int16) + np.tile(phase, (sr.shape[0] // 4, sr.shape[1] // 4, 1)))
+                              .astype(np.uint8) for sr in bicubic(images)]
+    assert M.flat_field_pattern(checker) == pytest.approx(5)
+
+
 def test_perceptual_distance_is_zero_for_identical_images_and_grows_with_noise():
     torch.manual_seed(0)
     distance = M.PerceptualDistance(MiniVGG(MiniVGGConfig(width=4)).eval(), (2, 3))

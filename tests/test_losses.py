@@ -57,7 +57,7 @@ def test_gan_losses_at_known_logits():
 def test_one_step_lowers_the_generator_loss_on_a_fixed_batch(parts):
     content, _, hr, _, _ = parts
     torch.manual_seed(1)
-    g = Generator(GeneratorConfig(blocks=1, channels=8))
+    g = Generator(GeneratorConfig(blocks=1, channels=8, norm="none", res_scale=0.2, upsample="resize"))
     d = Discriminator(DiscriminatorConfig(channels=4, head="gap", dense=8, input_size=32)).requires_grad_(False)
     lr = F.interpolate(hr, scale_factor=0.25, mode="bicubic", align_corners=False)
     weights = LossWeights(1.0, 0.01, 0.01)

@@ -177,4 +177,24 @@ def test_diverging_stage_stops_cleanly(trained, tmp_path):
 def test_run_hash_changes_with_params():
     a = parse_section("train_srgan", SRGAN)
     b = parse_section("train_srgan", {**SRGAN, "loss": {"beta": 0.02}})
-    assert run_hash(params=a) == run_hash(params=a) != run_hash(params=b)
+    trainer = "msrgan.train.srgan"
+    assert run_hash(trainer, params=a) == run_hash(trainer, params=a) != run_hash(trainer, params=b)
+
+
+def test_code_fingerprint_follows_the_imported_code_only(tmp_path, monkeypatch):
+    from msrgan import codebase
+    from msrgan.train import checkpoint
+    for root in (codebase, checkpoint):
+        monkeypatch.setattr(root, "ROOT", tmp_path)
+    package = tmp_path / "msrgan"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "trainer.py").write_text("from msrgan.losses import mse\n")
+    (package / "losses.py").write_text("def mse(a, b):\n    return ((a - b) ** 2).mean()\n")
+    (package / "vgg.py").write_text("X = 1\n")
+    before = checkpoint.code_fingerprint("msrgan.trainer")
+    (package / "vgg.py").write_text("X = 2\n")                       # not imported by the trainer
+    (package / "losses.py").write_text("# mean squared error\ndef mse(a, b):\n    return ((a - b) ** 2).mean()  # x\n")
+    assert checkpoint.code_fingerprint("msrgan.trainer") == before   # comments and other modules do not count
+    (package / "losses.py").write_text("def mse(a, b):\n    return ((a - b) ** 2).sum()\n")
+    assert checkpoint.code_fingerprint("msrgan.trainer") != before   # imported code does

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.errors import fail
 from msrgan.evaluation import figures
-from msrgan.evaluation.metrics import METRICS, PerceptualDistance, frc_curve, image_metrics
+from msrgan.evaluation.metrics import METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics
 from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
@@ -25,8 +25,8 @@ GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method ->
 
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
              sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
-    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means), evaluate_per_image.csv, evaluate_tests.json
-    and the figures; return the per-image table."""
+    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means, and each method's grid pattern on flat fields),
+    evaluate_per_image.csv, evaluate_tests.json and the figures; return the per-image table."""
     torch.manual_seed(seed)
     models, metrics_dir = Path(models), Path(metrics_dir)
     items = load_test_split(processed)
@@ -63,6 +63,8 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
 
     summary = {m: {k: finite_or_none(table.loc[table["method"] == m, k].replace([np.inf, -np.inf], np.nan).mean())
                    for k in METRICS} for m in methods}
+    for method, upscale in methods.items():   # the checkerboard where nothing hides it
+        summary[method]["flat_grid_pattern"] = flat_field_pattern(upscale)
     tests = compare(table, {k: METRICS[k][2] for k in METRICS}, COMPARISONS, seed=seed, n_boot=params.bootstrap,
                     alpha=params.alpha)
     metrics_dir.mkdir(parents=True, exist_ok=True)

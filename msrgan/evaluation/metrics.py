@@ -5,6 +5,7 @@ are exactly scikit-image's definitions with data range 255, so the numbers compa
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,6 +137,42 @@ def lr_consistency(sr: np.ndarray, lr: np.ndarray) -> float:
     return psnr(lr, downscale(sr, scale))
 
 
+# ---------------------------------------------------------------- grid pattern (sub-pixel checkerboard)
+
+def grid_pattern(image: np.ndarray, scale: int) -> np.ndarray:
+    """RMS, per channel, of the part of an image that repeats every `scale` pixels in y and x: the mean of each of
+    the scale x scale sub-pixel phases (pixels with the same y mod scale and x mod scale) minus the image's mean. By
+    Parseval this is the image's energy at the upsampling grid's frequencies (DFT bins at multiples of N / scale, DC
+    excluded). An interpolating upscaler such as bicubic leaves it near zero (its kernel reproduces constants, so it
+    has zeros there); a sub-pixel checkerboard is exactly such a component.
+
+    image: H x W or H x W x C, any real dtype (rows and columns past a multiple of `scale` are ignored).
+    Returns a float64 array of C values in the image's units (8-bit levels for uint8 input)."""
+    height, width = image.shape[0] // scale * scale, image.shape[1] // scale * scale
+    if height == 0 or width == 0:
+        raise ValueError(f"image of {image.shape[:2]} pixels is smaller than one {scale}x{scale} grid cell")
+    cells = image[:height, :width].reshape(height // scale, scale, width // scale, scale, -1)
+    phases = cells.mean(axis=(0, 2), dtype=np.float64)             # scale x scale x C
+    return np.sqrt(np.square(phases - phases.mean(axis=(0, 1))).mean(axis=(0, 1)))
+
+
+FLAT_LEVELS = ((32, 128, 217), (217, 32, 128), (128, 217, 32))   # 8-bit RGB: each channel at each level once
+
+
+def flat_field_pattern(upscale: Callable[[list[np.ndarray]], list[np.ndarray]], size: int = 64,
+                       margin: int = 24) -> float:
+    """The largest grid-pattern RMS (8-bit levels, `grid_pattern`) that `upscale` (LR H x W x 3 uint8 images -> SR
+    ones) puts on flat fields of FLAT_LEVELS, `size` LR pixels square; the outer `margin` LR pixels are left out so
+    that the border's zero padding does not count. A flat input has nothing at the grid's frequencies: anything
+    there is the upscaler's own pattern (bicubic: 0; a sub-pixel checkerboard: its amplitude)."""
+    fields = [np.broadcast_to(np.array(level, np.uint8), (size, size, 3)).copy() for level in FLAT_LEVELS]
+    worst = 0.0
+    for sr in upscale(fields):
+        crop = margin * sr.shape[0] // size
+        worst = max(worst, float(grid_pattern(sr[crop:-crop, crop:-crop], sr.shape[0] // size).max()))
+    return worst
+
+
 # ---------------------------------------------------------------- perceptual distance
 @dataclass
 class PerceptualDistance:
@@ -177,6 +214,7 @@ def image_metrics(hr: np.ndarray, sr: np.ndarray, lr: np.ndarray, nrmse_percenti
         "nrmse": nrmse_care(hr, sr, nrmse_percentiles),
         "frc_resolution": frc_resolution_rgb(hr, sr, frc_threshold),
         "lr_psnr": lr_consistency(sr, lr),
+        "grid_pattern": float(np.sqrt(np.square(grid_pattern(sr, sr.shape[0] // lr.shape[0])).mean())),
     }
 
 
@@ -191,4 +229,5 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "frc_resolution": ("FRC resolution (1/7)", "HR px", False),
     "perceptual": ("Perceptual distance (miniVGG19)", "", False),
     "lr_psnr": ("LR consistency PSNR", "dB", True),
+    "grid_pattern": ("Grid pattern (RMS at the 4x4 grid frequencies)", "levels", False),
 }

@@ -5,6 +5,12 @@ block's residual by `res_scale`, as EDSR (Lim et al. 2017) and ESRGAN (Wang et a
 BatchNorm at batch 16 the statistics of a batch steer the update, and a single bright batch can throw the network far
 off (measured: issue 9, README "Training that does not collapse").
 
+Upsampling: `upsample="shuffle"` is the paper's sub-pixel convolution (conv to 4x the channels, then PixelShuffle),
+initialised with ICNR (Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution"); training can still
+give its four sub-pixel phases different responses, which shows as a 4x4 periodic pattern on flat regions (issue 10).
+`upsample="resize"` is resize-convolution (Odena et al. 2016, "Deconvolution and checkerboard artifacts"): nearest x2
+then a 3x3 conv, the same multiply-adds per output pixel, and a flat input gives a flat output whatever the weights.
+
 Images go in and out as float tensors in [0, 1], N x 3 x H x W -> N x 3 x sH x sW. With `residual=True` the network
 predicts a correction on top of the bicubic-upscaled input, which trains much faster on a CPU budget.
 """
@@ -30,6 +36,7 @@ class GeneratorConfig:
     residual: bool = True
     norm: str = "batch"          # batch (the paper) | none (EDSR-style, with res_scale)
     res_scale: float = 1.0       # residual branch multiplier of every block
+    upsample: str = "shuffle"    # shuffle (the paper's sub-pixel conv, ICNR init) | resize (nearest x2 + conv)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -50,7 +57,29 @@ class ResidualBlock(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x):
-        return x + self.body(x) * self.res_scale if self.res_scale != 1 else x + self.body(x)
+        return x + self.body(x) * self.res_scale
+
+
+def icnr_(conv: nn.Conv2d, factor: int = 2) -> None:
+    """ICNR (Aitken et al. 2017): initialise a sub-pixel conv (factor^2 * C output channels) so that its PixelShuffle
+    output starts as nearest-neighbour upsampling of one C-channel conv: the factor^2 sub-pixels of each channel
+    share weights and bias (PixelShuffle takes channel c * factor^2 + k to sub-pixel k of channel c)."""
+    base = nn.Conv2d(conv.in_channels, conv.out_channels // factor**2, conv.kernel_size)   # nn.Conv2d's own init
+    with torch.no_grad():
+        conv.weight.copy_(base.weight.repeat_interleave(factor**2, dim=0))
+        conv.bias.copy_(base.bias.repeat_interleave(factor**2))
+
+
+def _upsampler(kind: str, channels: int) -> list[nn.Module]:
+    """One x2 step, C x H x W -> C x 2H x 2W."""
+    if kind == "shuffle":
+        conv = nn.Conv2d(channels, 4 * channels, 3, padding=1)
+        icnr_(conv)
+        return [conv, nn.PixelShuffle(2), nn.PReLU(channels)]
+    if kind == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(channels, channels, 3, padding=1),
+                nn.PReLU(channels)]
+    raise ValueError(f"upsample must be 'shuffle' or 'resize', got {kind!r}")
 
 
 class Generator(nn.Module):
@@ -64,9 +93,7 @@ class Generator(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(config.in_channels, c, 9, padding=4), nn.PReLU(c))
         self.blocks = nn.Sequential(*(ResidualBlock(c, config.norm, config.res_scale) for _ in range(config.blocks)))
         self.neck = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), _norm(config.norm, c))
-        self.upsample = nn.Sequential(*(
-            layer for _ in range(steps) for layer in (nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c))
-        ))
+        self.upsample = nn.Sequential(*(layer for _ in range(steps) for layer in _upsampler(config.upsample, c)))
         self.tail = nn.Conv2d(c, config.in_channels, 9, padding=4)
         if config.residual:  # start as plain bicubic: the network only has to learn the correction
             nn.init.zeros_(self.tail.weight)

@@ -5,6 +5,7 @@ models, the world size); a run whose hash differs starts fresh instead of resumi
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -13,25 +14,26 @@ from pathlib import Path
 import torch
 
 from msrgan.atomic import atomic_path
+from msrgan.codebase import ROOT, import_closure, module_file
 
 FILE = "checkpoint.pt"
 
 
-def code_fingerprint() -> str:
-    """A hash of the training code (msrgan/train, msrgan/models, msrgan/losses.py): changed code starts fresh."""
-    root = Path(__file__).resolve().parents[1]
-    files = sorted([*(root / "train").glob("*.py"), *(root / "models").glob("*.py"), root / "losses.py"])
+def code_fingerprint(module: str) -> str:
+    """A hash of the code the trainer `module` (a dotted name, e.g. 'msrgan.train.srgan') runs: its import closure,
+    each file as parsed (comments and layout do not count). Changed code starts fresh; code it does not import does
+    not matter."""
     h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode() + f.read_bytes())
+    for file in sorted(import_closure(module_file(module))):
+        h.update(file.encode() + ast.dump(ast.parse((ROOT / file).read_text())).encode())
     return h.hexdigest()[:16]
 
 
-def run_hash(**parts) -> str:
-    """A short stable hash of JSON-able parts (pydantic models are dumped first) and of the training code."""
+def run_hash(trainer: str, **parts) -> str:
+    """A short stable hash of JSON-able parts (pydantic models are dumped first) and of the code of `trainer`."""
     def plain(v):
         return v.model_dump(mode="json") if hasattr(v, "model_dump") else v
-    parts = {**parts, "code": code_fingerprint()}
+    parts = {**parts, "code": code_fingerprint(trainer)}
     text = json.dumps({k: plain(v) for k, v in parts.items()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -14,8 +14,7 @@ from msrgan.models.minivgg import load_minivgg
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
 from msrgan.train.dataset import fingerprint, normalisation, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
-from msrgan.train.srresnet import generator_summary
-from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
+from msrgan.train.validation import bicubic_metrics, generator_summary, sample_strip, validate_generator
 
 STAGE = "train_srgan"
 
@@ -101,7 +100,7 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
             return out
 
         live = Live(Path(metrics) / STAGE, world.main)
-        key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size,
+        key = run_hash(__name__, stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size,
                        srresnet=state_digest(generator), minivgg=state_digest(vgg))
         result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
                           checkpoints=Path(checkpoints) / STAGE,

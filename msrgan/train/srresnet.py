@@ -10,7 +10,7 @@ from msrgan.models.generator import Generator, GeneratorConfig, save_generator
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import fingerprint, normalisation, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
-from msrgan.train.validation import bicubic_metrics, sample_strip, validate_generator
+from msrgan.train.validation import bicubic_metrics, generator_summary, sample_strip, validate_generator
 
 STAGE = "train_srresnet"
 
@@ -38,7 +38,7 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
             return {"mse": loss.item(), "grad_norm": norm}
 
         live = Live(Path(metrics) / STAGE, world.main)
-        key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
+        key = run_hash(__name__, stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
         result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
                           checkpoints=Path(checkpoints) / STAGE, state={"model": model, "opt": opt, "sched": sched},
                           step=step, validate=lambda: validate_generator(model, val, rt), keep="model",
@@ -54,15 +54,5 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
 
 def generator_config(params, scale: int) -> GeneratorConfig:
     """The generator architecture that the train_srresnet params describe, for `scale`x upscaling of RGB."""
-    return GeneratorConfig(params.blocks, params.channels, scale, 3, params.residual, params.norm, params.res_scale)
-
-
-def generator_summary(result, params, bicubic: dict, rt, world_size: int) -> dict:
-    """What metrics/<stage>.json says about a generator run (validation split only: the test split is evaluate's)."""
-    return {
-        "val": result.best, "val_last": result.last, "val_bicubic": bicubic,
-        "val_psnr_gain_db": result.best["psnr"] - bicubic["psnr"] if result.best else None,
-        "selected_iteration": result.best_step, "select": params.select, "iterations": params.iterations,
-        "rollbacks": len(result.rollbacks), "rollback_events": result.rollbacks,
-        "device": str(rt.device), "precision": "bf16" if rt.dtype else "fp32", "world_size": world_size,
-    }
+    return GeneratorConfig(params.blocks, params.channels, scale, 3, params.residual, params.norm, params.res_scale,
+                           params.upsample)

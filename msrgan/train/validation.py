@@ -70,3 +70,14 @@ def sample_strip(generator: torch.nn.Module, data: Split, rt: Runtime, n: int = 
     hr = hr_uint8(data)[:n]
     rows = [np.concatenate([a, b, c, d], axis=1) for a, b, c, d in zip(nearest, cubic, sr, hr)]
     return np.concatenate(rows, axis=0)
+
+
+def generator_summary(result, params, bicubic: dict, rt, world_size: int) -> dict:
+    """What metrics/<stage>.json says about a generator run (validation split only: the test split is evaluate's)."""
+    return {
+        "val": result.best, "val_last": result.last, "val_bicubic": bicubic,
+        "val_psnr_gain_db": result.best["psnr"] - bicubic["psnr"] if result.best else None,
+        "selected_iteration": result.best_step, "select": params.select, "iterations": params.iterations,
+        "rollbacks": len(result.rollbacks), "rollback_events": result.rollbacks,
+        "device": str(rt.device), "precision": "bf16" if rt.dtype else "fp32", "world_size": world_size,
+    }

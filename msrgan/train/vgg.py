@@ -54,7 +54,7 @@ def train_vgg(params, seed: int, *, processed="data/processed", models="data/mod
             return {k: report[k] for k in ("map", "macro_f1", "micro_f1")}
 
         live = Live(Path(metrics) / STAGE, world.main)
-        key = run_hash(stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
+        key = run_hash(__name__, stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size)
         result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
                           checkpoints=Path(checkpoints) / STAGE, state={"model": model, "opt": opt, "sched": sched},
                           step=step, validate=validate, keep="model", select="best", select_key="map",

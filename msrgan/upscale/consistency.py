@@ -1,6 +1,9 @@
 """Where an upscaled image disagrees with its own input: downscale it again exactly as the training LR was made
 (`cv2.resize(sr, (w // s, h // s), interpolation=cv2.INTER_CUBIC)`) and compare with the input, both in the
-generator's [0, 1] units. Detail the network invented that the input does not support shows up here."""
+generator's [0, 1] units. Detail the network invented that the input does not support shows up here.
+
+A pattern that repeats with the upsampling grid (the sub-pixel checkerboard) averages to zero under the downscale and
+is invisible to that comparison; `grid_pattern` measures it directly."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +12,7 @@ import cv2
 import numpy as np
 
 from msrgan.data.degrade import downscale
+from msrgan.evaluation.metrics import grid_pattern
 
 
 @dataclass
@@ -19,6 +23,8 @@ class Consistency:
     pixels: int = 0
     worst: float = 0.0
     threshold: float = 0.05
+    grid_squared: float = 0.0  # sum over channels of the squared grid-pattern RMS
+    grid_channels: int = 0
 
     def add(self, error: np.ndarray) -> np.ndarray:
         """Account C x H x W signed differences; the H x W map of each pixel's worst channel."""
@@ -30,6 +36,17 @@ class Consistency:
         self.worst = max(self.worst, float(worst.max()))
         return worst
 
+    def add_grid(self, sr_unit: np.ndarray, scale: int) -> None:
+        """Account the grid pattern of one C x sH x sW output in [0, 1]."""
+        rms = grid_pattern(sr_unit.transpose(1, 2, 0), scale)
+        self.grid_squared += float(np.square(rms).sum())
+        self.grid_channels += rms.size
+
+    @property
+    def grid(self) -> float:
+        """RMS of the outputs' grid-periodic component, in [0, 1] units (x 255: 8-bit levels)."""
+        return float(np.sqrt(self.grid_squared / max(self.grid_channels, 1)))
+
     @property
     def psnr(self) -> float:
         mse = self.squared / max(self.values, 1)
@@ -37,7 +54,8 @@ class Consistency:
 
     def summary(self) -> str:
         return (f"re-downscaled vs input: PSNR {self.psnr:.2f} dB, {100 * self.off / max(self.pixels, 1):.2f}% of "
-                f"pixels off by more than {self.threshold:g} of the intensity range, worst {self.worst:.3f}")
+                f"pixels off by more than {self.threshold:g} of the intensity range, worst {self.worst:.3f}; "
+                f"grid pattern RMS {self.grid:.4f} of the range ({255 * self.grid:.2f} 8-bit levels)")
 
 
 def redownscale_error(sr_unit: np.ndarray, lr_unit: np.ndarray) -> np.ndarray:
@@ -51,3 +69,4 @@ def heat_map(worst: np.ndarray, threshold: float) -> np.ndarray:
     """H x W differences -> RGB uint8 (inferno: black = agrees, yellow-white >= 2 x threshold)."""
     level = np.clip(worst / (2 * threshold) * 255 + 0.5, 0, 255).astype(np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+

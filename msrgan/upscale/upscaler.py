@@ -75,8 +75,9 @@ class Upscaler:
             from_unit(sr, window, plane, out=out[i])
             del sr
             if check is not None:
-                error = redownscale_error(to_unit(out[i], window), unit)
-                maps.append(heat_map(check.add(error), check.threshold))
+                sr_unit = to_unit(out[i], window)
+                check.add_grid(sr_unit, self.scale)
+                maps.append(heat_map(check.add(redownscale_error(sr_unit, unit)), check.threshold))
         return out, maps
 
 
