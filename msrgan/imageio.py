@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from pathlib import Path
 
 import cv2
+import imagecodecs
 import numpy as np
 import tifffile
 
 from msrgan.atomic import atomic_path
 from msrgan.errors import fail
+from msrgan.tiffmeta import TiffInfo, read_tiff
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
@@ -25,40 +26,56 @@ def image_suffix(path: str | os.PathLike) -> str:
     return suffix if suffix in IMAGE_SUFFIXES else ""
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Pixels as stored (uint8 or uint16; HxW or HxWxC with C last, RGB order). UserError naming the file otherwise."""
+def decode(path: str | os.PathLike, memmap_over: int | None = None) -> tuple[np.ndarray, str, TiffInfo | None]:
+    """(pixels as stored, their axes, TIFF metadata or None) of an image file: the one reader of the project.
+
+    Pixels are uint8 or uint16. Axes are tifffile's codes ('YX', 'YXS', 'TZCYX', ...; PNG/JPEG: 'YX' or 'YXS' with
+    samples in RGB(A) order). A plain TIFF is read from the file, one of more than `memmap_over` bytes decoded into a
+    memory-mapped temporary file (read_tiff). UserError naming the file for anything that is not such an image."""
     path = Path(path)
     suffix = image_suffix(path)
     if not suffix:
         fail(f"{path}: not a supported image (TIFF, PNG, JPEG, optionally .gz)")
+    gz = path.name.lower().endswith(".gz")
+    tiff = suffix in (".tif", ".tiff")
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        data = path if tiff and not gz else path.read_bytes()
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror or exc})")
-    if not data:
+    if size == 0:
         fail(f"{path}: empty file (0 bytes)")
-    if path.name.lower().endswith(".gz"):
+    if gz:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             fail(f"{path}: broken gzip data ({exc})")
     try:
-        if suffix in (".tif", ".tiff"):
-            image = tifffile.imread(io.BytesIO(data))
+        if tiff:
+            pixels, axes, info = read_tiff(data, memmap_over)
+        elif suffix == ".png":   # as stored: grey, grey+alpha, RGB or RGBA
+            pixels, axes, info = imagecodecs.png_decode(data), "", None
         else:
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-            if image is None:
+            pixels, axes, info = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), "", None
+            if pixels is None:
                 raise ValueError("cannot decode")
-            if image.ndim == 3:  # OpenCV gives BGR(A)
-                image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken or truncated file
+            if pixels.ndim == 3:  # OpenCV gives BGR
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken, truncated or foreign file
         fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
-    image = np.asarray(image)
-    if image.size == 0:   # e.g. a TIFF header without pages
+    if pixels.size == 0:   # e.g. a TIFF header without pages
         fail(f"{path}: not a readable image, truncated or corrupt (no pixel data)")
-    if image.dtype not in (np.uint8, np.uint16):
-        fail(f"{path}: unsupported pixel type {image.dtype} (expected 8- or 16-bit unsigned integers)")
-    return image
+    if pixels.dtype not in (np.uint8, np.uint16):
+        fail(f"{path}: unsupported pixel type {pixels.dtype} (expected 8- or 16-bit unsigned integers)")
+    return pixels, axes or "YXS"[:pixels.ndim], info
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Pixels as stored (uint8 or uint16; H x W or H x W x C with C last, RGB order). UserError naming the file
+    otherwise (decode's)."""
+    return np.asarray(decode(path)[0])
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -91,7 +91,8 @@ def study(tmp_path_factory):
     processed = make_processed(root / "processed")
     models = make_models(root / "models")
     evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics")
-    segment_study(parse_section("segment", {"bootstrap": 200}), 1, processed, root / "sr", root / "metrics")
+    segment_study(parse_section("segment", {"bootstrap": 200, "match_iou": 0.6}), 1, processed, root / "sr",
+                  root / "metrics")
     report(root / "metrics")
     return root
 
@@ -122,7 +123,7 @@ def test_evaluate_writes_sr_images_metrics_and_figures(study):
 
 def test_segment_scores_against_truth_and_the_report_stage_writes_the_report(study):
     result = json.loads((study / "metrics" / "segment.json").read_text())
-    assert result["reference"] == {"nuclei": "truth", "cells": "truth", "n_images": 6}
+    assert result["reference"] == {"nuclei": "truth", "cells": "truth", "n_images": 6, "match_iou": 0.6}
     for method in ("hr", "bicubic", "srresnet", "msrgan"):
         assert 0.6 < result[method]["nuclei_dice"] <= 1, (method, result[method])
         assert 0 <= result[method]["cells_f1"] <= 1
@@ -135,7 +136,8 @@ def test_segment_scores_against_truth_and_the_report_stage_writes_the_report(stu
     for t in details:
         assert t["ci_low"] <= t["median_diff"] <= t["ci_high"] and t["p"] <= t["p_holm"] <= 1
     report = (study / "metrics" / "report.md").read_text()
-    for needle in ("examples.png", "segmentation_overlay.png", "PSNR", "Dice", "Wilcoxon", "true masks"):
+    for needle in ("examples.png", "segmentation_overlay.png", "PSNR", "Dice", "Wilcoxon", "true masks",
+                   "object F1 (IoU > 0.6)", "match at IoU > 0.6", "Grid pattern", "On flat fields"):
         assert needle in report, needle
     for png in ("segmentation_overlay.png", "segmentation_scores.png"):
         assert (study / "metrics" / png).stat().st_size > 10_000

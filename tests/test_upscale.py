@@ -14,7 +14,7 @@ import torch
 
 from msrgan.cli import main
 from msrgan.models.generator import Generator, GeneratorConfig, save_generator
-from msrgan.upscale.tiffmeta import ome_essentials
+from msrgan.tiffmeta import ome_essentials
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -301,13 +301,24 @@ def test_grey_saved_as_rgb_is_upscaled_as_grey_and_each_file_says_its_mapping(mo
                  "--model", str(model), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "channels 0-2 identical (grey saved as RGB): upscaled once on its own" in out
-    assert "channels 0,1,2 as the generator's microtubules, protein, nucleus" in out
+    assert ("channels 0,1,2 as the generator's microtubules, protein, nucleus (the file does not name its channels: "
+            "if they are not these stains, pass --channels single)") in out
     assert "channel 0 on its own" in out
     alone = cv2.imread(str(tmp_path / "out" / "grey.png"), cv2.IMREAD_UNCHANGED)
     as_rgb = cv2.imread(str(tmp_path / "out" / "grey_rgb.png"), cv2.IMREAD_UNCHANGED)
     assert as_rgb.shape == (64, 72, 3)
     for c in range(3):   # no colour invented: every channel is the grey image's own upscale
         np.testing.assert_array_equal(as_rgb[..., c], alone)
+
+
+def test_the_mapping_line_shows_the_channel_names_an_ome_tiff_gives(model, tmp_path, capsys):
+    stack = cells(20, 22, 8, 30000, 3).astype(np.uint16).transpose(2, 0, 1)
+    tifffile.imwrite(tmp_path / "named.ome.tif", stack, ome=True,
+                     metadata={"axes": "CYX", "Channel": {"Name": ["Tubulin", "GFP", "DAPI"]}})
+    assert main(["upscale", str(tmp_path / "named.ome.tif"), "--model", str(model), "--out",
+                 str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "channels 0,1,2 (Tubulin, GFP, DAPI) as the generator's microtubules, protein, nucleus\n" in out + "\n"
 
 
 @pytest.mark.parametrize("kind", ["rgba.png", "la.png", "rgba.tif"])
@@ -338,3 +349,32 @@ def test_alpha_is_a_mask_carried_through_not_a_stain(model, tmp_path, capsys, ki
     assert out.shape == (64, 72, stored.shape[-1])        # the input's channel layout
     np.testing.assert_array_equal(out[..., -1], alpha[..., 0].repeat(4, 0).repeat(4, 1))   # opaque stays 255
     np.testing.assert_array_equal(out[..., :-1].squeeze(), reference)   # the stains as without alpha
+
+
+@pytest.mark.parametrize("flavour", ["ome", "imagej"])
+def test_a_large_field_is_streamed_in_strips_into_a_tiled_tiff_like_the_in_memory_result(model, tmp_path, flavour,
+                                                                                        monkeypatch):
+    image = cells(300, 90, 3, 40000).astype(np.uint16)[..., 0]
+    if flavour == "ome":
+        tifffile.imwrite(tmp_path / "field.tif", image, ome=True, compression="zlib",
+                         metadata={"axes": "YX", "PhysicalSizeX": 0.4, "PhysicalSizeY": 0.4})
+    else:
+        tifffile.imwrite(tmp_path / "field.tif", image, imagej=True, resolution=(2.5, 2.5), metadata={"unit": "um"})
+    options = ["--model", model, "--tile", "48", "--overlap", "12", "--precision", "fp32", "--consistency-map"]
+    assert upscale(tmp_path / "field.tif", "--out", tmp_path / "whole", *options) == 0
+    from msrgan.upscale import imagefile
+    monkeypatch.setattr(imagefile, "STREAM_BYTES", 1000)        # every output is "large": read mapped, 3 strips
+    assert upscale(tmp_path / "field.tif", "--out", tmp_path / "strips", *options) == 0
+    whole = tifffile.imread(tmp_path / "whole" / "field.tif")
+    with tifffile.TiffFile(tmp_path / "strips" / "field.tif") as tif:
+        assert tif.pages[0].is_tiled and tif.is_ome       # ImageJ has no tiles: OME-TIFF, with the pixel size
+        streamed = tif.asarray()
+        assert float(ome_essentials(tif.ome_metadata)["PhysicalSizeX"]) == pytest.approx(0.1)
+    assert streamed.shape == whole.shape == (1200, 360) and streamed.dtype == np.uint16
+    # the same prediction up to where the tiles' blends fall: 16-bit PSNR far above any model's error
+    diff = streamed.astype(np.float64) - whole
+    assert 10 * np.log10(65535**2 / max(np.mean(diff**2), 1e-12)) > 70
+    maps = [cv2.imread(str(tmp_path / d / "field.tif.consistency.png")) for d in ("whole", "strips")]
+    assert maps[0].shape == maps[1].shape == (300, 90, 3)
+    texts = [(tmp_path / d / "field.tif.consistency.txt").read_text() for d in ("whole", "strips")]
+    assert all("grid pattern RMS" in t for t in texts)

@@ -17,7 +17,7 @@ from msrgan.statistics import COMPARISONS
 
 IMAGE_COLUMNS = ("bicubic", "lanczos", "srresnet", "msrgan")
 SEG_COLUMNS = ("hr", "bicubic", "srresnet", "msrgan")
-SEG_METRICS = {"dice": ("Dice", True), "iou": ("IoU", True), "f1": ("object F1 (IoU > 0.5)", True),
+SEG_METRICS = {"dice": ("Dice", True), "iou": ("IoU", True), "f1": ("object F1 (IoU > {iou:g})", True),
                "count_error": ("abs. count error (objects)", False)}
 SHORT = {"psnr": "PSNR", "ssim": "SSIM", "psnr_r": "PSNR of R", "psnr_g": "PSNR of G", "psnr_b": "PSNR of B",
          "nrmse": "NRMSE", "frc_resolution": "FRC resolution", "perceptual": "perceptual distance",
@@ -67,7 +67,8 @@ def _table_means(summary: dict, columns, rows: dict[str, tuple[str, bool]]) -> l
         cells = []
         for c in columns:
             text = _fmt(values[c], _digits(metric))
-            cells.append(f"**{text}**" if values[c] is not None and text == best and c != "hr" else text)  # ties as shown
+            bold = values[c] is not None and text == best and c != "hr"   # ties as shown
+            cells.append(f"**{text}**" if bold else text)
         lines.append(f"| {label} {'↑' if higher else '↓'} | " + " | ".join(cells) + " |")
     return lines
 
@@ -248,8 +249,9 @@ def write_report(metrics_dir: str | Path = "metrics") -> str:
              *_table_tests(eval_tests, {k: v[0] for k, v in METRICS.items()}, COMPARISONS), "", TESTS_LEGEND, "",
              f"## Segmentation ({ref.get('n_images', n)} images; nuclei against "
              f"{ref_text.get(ref.get('nuclei'), '?')}, cells against {ref_text.get(ref.get('cells'), '?')})", ""]
-    rows = {f"{t}_{k}": (f"{t} {label}", higher) for t in ("nuclei", "cells") for k, (label, higher) in
-            SEG_METRICS.items()}
+    iou = ref.get("match_iou", 0.5)
+    rows = {f"{t}_{k}": (f"{t} {label.format(iou=iou)}", higher) for t in ("nuclei", "cells") for k, (label, higher)
+            in SEG_METRICS.items()}
     lines += [*_table_means(segment, SEG_COLUMNS, rows), ""]
     if "hr" in segment:
         lines += ["HR: the same segmentation on the true high-resolution image, the best any upscaling can hope "
@@ -272,14 +274,14 @@ def write_report(metrics_dir: str | Path = "metrics") -> str:
               "over channels per pixel, mean squared difference; 0 = identical.",
               "- LR consistency: the SR image downscaled exactly as the LR input was made (OpenCV bicubic) compared "
               "with that input (PSNR): detail the network invented that the measurement does not support lowers it.",
-              "- Grid pattern: the RMS of the part of the SR image that repeats every 4 pixels (the mean of each of the "
-              "16 sub-pixel phases minus the image mean; its energy at the upsampling grid's frequencies), in 8-bit "
-              "levels: a sub-pixel checkerboard, which averages out under the LR-consistency downscale. Bicubic "
+              "- Grid pattern: the RMS of the part of the SR image that repeats every 4 pixels (the mean of each of "
+              "the 16 sub-pixel phases minus the image mean; its energy at the upsampling grid's frequencies), in "
+              "8-bit levels: a sub-pixel checkerboard, which averages out under the LR-consistency downscale. Bicubic "
               "leaves it near 0; on real content it is not 0 for HR either. The flat-field figure: the largest such "
               "RMS on flat fields of three RGB levels, where there is no content to hide behind.",
               "- Segmentation: nuclei by Otsu on the smoothed DAPI channel and a distance-transform watershed; cells "
               "by a watershed from the nuclei over the smoothed microtubule channel. Dice and IoU on the foreground "
-              "pixels, object F1 with a match at IoU > 0.5, absolute count error.",
+              f"pixels, object F1 with a match at IoU > {iou:g} (`segment.match_iou`), absolute count error.",
               "- Tests: paired two-sided Wilcoxon signed-rank (Pratt's zero handling) per metric, Holm-corrected "
               "across the metrics of each comparison; effect size = matched-pairs rank-biserial correlation "
               "(+1: the first method is higher on every image); 95% CI of the median difference by a seeded "

@@ -61,15 +61,16 @@ def overlay(path, examples, reference: dict[str, str]) -> None:
     save(fig, path)
 
 
-PANELS = (("dice", "Dice (pixels)", True), ("f1", "Object F1 at IoU 0.5", True), ("count_error", "|count error|", False))
-
-
-def score_boxplots(path, table: pd.DataFrame, methods: list[str], reference: dict[str, str]) -> None:
-    """Per-image scores per method: nuclei on the top row, cells below; the images as dots (jittered)."""
-    fig, axes = plt.subplots(2, len(PANELS), figsize=(4.2 * len(PANELS), 7.2), squeeze=False)
+def score_boxplots(path, table: pd.DataFrame, methods: list[str], reference: dict) -> None:
+    """Per-image scores per method: nuclei on the top row, cells below; the images as dots (jittered).
+    `reference`: segment.json's, naming each target's reference and the IoU of an object match."""
+    iou = reference.get("match_iou", 0.5)
+    panels = (("dice", "Dice (pixels)", True), ("f1", f"Object F1 at IoU {iou:g}", True),
+              ("count_error", "|count error|", False))
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7.2), squeeze=False)
     rng = np.random.default_rng(0)
     for r, target in enumerate(("nuclei", "cells")):
-        for c, (score, title, higher) in enumerate(PANELS):
+        for c, (score, title, higher) in enumerate(panels):
             ax = axes[r, c]
             column = f"{target}_{score}"
             shown = [m for m in methods if table.loc[table["method"] == m, column].notna().any()]
@@ -79,7 +80,8 @@ def score_boxplots(path, table: pd.DataFrame, methods: list[str], reference: dic
             ax.set_title(f"{target.capitalize()}: {title}\nvs {ref}", fontsize=10)
             values = np.concatenate(data) if data else np.zeros(1)
             if np.ptp(values) == 0:   # all equal (e.g. every count right): show the value, not a 1e-16 axis
-                ax.set_ylim(values[0] - 0.5 if not higher else values[0] - 0.1, values[0] + (0.5 if not higher else 0.05))
+                low, high = (0.1, 0.05) if higher else (0.5, 0.5)
+                ax.set_ylim(values[0] - low, values[0] + high)
     fig.suptitle(f"Segmentation scores on {table['id'].nunique()} test images (one dot per image)", fontsize=11)
     fig.tight_layout()
     save(fig, path)

@@ -71,7 +71,7 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
     table = pd.DataFrame(rows)
 
     score_columns = [f"{t}_{s}" for t in TARGETS for s in SCORES]
-    summary: dict = {"reference": {**reference, "n_images": len(items)}}
+    summary: dict = {"reference": {**reference, "n_images": len(items), "match_iou": params.match_iou}}
     for m in methods:
         part = table[table["method"] == m]
         summary[m] = {c: finite_or_none(part[c].mean()) for c in score_columns if part[c].notna().any()}

@@ -19,7 +19,7 @@ from msrgan.atomic import atomic_path, write_text
 from msrgan.errors import UserError, fail
 from msrgan.imageio import image_suffix, write_png
 from msrgan.upscale.consistency import Consistency
-from msrgan.upscale.imagefile import read_input, write_output
+from msrgan.upscale.imagefile import TILE, read_input, write_output, write_tiles
 from msrgan.upscale.upscaler import Upscaler, load_upscaler
 
 HELP = "upscale your own microscopy images (TIFF/OME-TIFF/ImageJ, PNG, JPEG; 8/16-bit; 1-4 channels)"
@@ -106,15 +106,23 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     image = read_input(src)
     planes = image.planes()
     count, height, width, channels = planes.shape
-    bar.reset(total=upscaler.tiles(planes))
     bar.set_description(src.name)
     check = Consistency(threshold=args.consistency_threshold) if args.consistency_map else None
-    out, maps = upscaler(planes, bar.update, check)
-    note = write_output(dest, image, image.with_alpha(out, upscaler.scale), upscaler.scale)
     s = upscaler.scale
+    streamed = image.streamable(s) and not upscaler.grey(planes)
+    if streamed:   # a large field: strip by strip into a tiled TIFF, never whole in memory
+        rows = 4 * TILE // s   # 256 LR rows at x4: 2 x 24 context rows cost 19% more work
+        bar.reset(total=upscaler.strip_tiles(planes[0], rows))
+        maps: list[np.ndarray] = []
+        note = write_tiles(dest, image, upscaler.strips(planes[0], rows, bar.update, check, maps), s)
+        maps = [np.concatenate(maps)] if maps else []
+    else:
+        bar.reset(total=upscaler.tiles(planes))
+        out, maps = upscaler(planes, bar.update, check)
+        note = write_output(dest, image, image.with_alpha(out, s), s)
     line = (f"{src} -> {dest} ({width}x{height} -> {width * s}x{height * s}, {channels} channel(s), "
-            f"{planes.dtype}{f', {count} planes' if count > 1 else ''})")
-    line += f"\n  {upscaler.mapping(planes)}{'; alpha kept as a mask' if image.alpha else ''}"
+            f"{planes.dtype}{f', {count} planes' if count > 1 else ''}{', streamed in tiles' if streamed else ''})")
+    line += f"\n  {upscaler.mapping(planes, image.channel_names())}{'; alpha kept as a mask' if image.alpha else ''}"
     if note:
         line += f"\n  note: {note}"
     if check is not None:

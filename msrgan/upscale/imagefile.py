@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,13 @@ import tifffile
 
 from msrgan.atomic import atomic_path
 from msrgan.errors import fail
-from msrgan.imageio import image_suffix
-from msrgan.upscale.tiffmeta import TiffInfo, read_tiff, scaled, write_tiff
+from msrgan.imageio import decode, image_suffix
+from msrgan.tiffmeta import TiffInfo, scaled, write_tiff
 
 MAX_CHANNELS = 4
 UNLABELLED = "QI"
+STREAM_BYTES = 2**26     # outputs larger than this (64 MiB) are computed in strips and written in tiles
+TILE = 256               # tile side of a streamed TIFF output (HR pixels)
 
 
 @dataclass
@@ -70,6 +73,19 @@ class ImageFile:
         alpha = self._all_planes()[..., self.channels:]
         return np.concatenate([planes, alpha.repeat(scale, axis=1).repeat(scale, axis=2)], axis=-1)
 
+    def channel_names(self) -> list[str] | None:
+        """The channels' names as the file gives them (OME Channel Name), else None."""
+        names = (self.tiff.ome.get("Channel", {}).get("Name") if self.tiff else None) or None
+        if isinstance(names, str):
+            names = [names]
+        return [str(n) for n in names] if names and len(names) == self.channels else None
+
+    def streamable(self, scale: int) -> bool:
+        """True when the output is large enough to be worth streaming and its layout allows it: a TIFF (not
+        gzipped) of one plane with Y, X first (and samples last), no alpha."""
+        return (self.suffix in (".tif", ".tiff") and not self.gz and not self.alpha and self.axes in ("YX", "YXS")
+                and self.pixels.nbytes * scale**2 > STREAM_BYTES)
+
     def restore(self, planes: np.ndarray) -> np.ndarray:
         """Inverse of planes() for upscaled P x sH x sW x C (alpha included): the stored axes order with Y and X
         larger."""
@@ -83,37 +99,8 @@ class ImageFile:
 def read_input(path: str | os.PathLike) -> ImageFile:
     """Read an input image; UserError naming the file for anything we cannot upscale."""
     path = Path(path)
-    suffix = image_suffix(path)
-    if not path.exists():
-        fail(f"{path}: no such file")
-    if not suffix:
-        fail(f"{path}: not a supported image (TIFF, OME-TIFF, PNG, JPEG, optionally .gz)")
-    gz = path.name.lower().endswith(".gz")
-    try:
-        data = path.read_bytes()
-        if gz:
-            data = gzip.decompress(data)
-    except (OSError, EOFError) as exc:
-        fail(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})")
-    if not data:
-        fail(f"{path}: empty file")
-    try:
-        if suffix in (".tif", ".tiff"):
-            pixels, axes, info = read_tiff(data)
-        elif suffix == ".png":   # as stored: grey, grey+alpha, RGB or RGBA
-            pixels, info = imagecodecs.png_decode(data), None
-            axes = "YXS"[:pixels.ndim]
-        else:
-            pixels, info = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), None
-            if pixels is None:
-                raise ValueError("cannot decode")
-            if pixels.ndim == 3:  # OpenCV gives BGR
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
-            axes = "YXS"[:pixels.ndim]
-    except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken, truncated or foreign file
-        fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
-    if pixels.dtype not in (np.uint8, np.uint16):
-        fail(f"{path}: unsupported pixel type {pixels.dtype} (8- or 16-bit unsigned integers only)")
+    pixels, axes, info = decode(path, memmap_over=STREAM_BYTES // 16)
+    suffix, gz = image_suffix(path), path.name.lower().endswith(".gz")
     if info is not None and info.photometric == tifffile.PHOTOMETRIC.PALETTE:
         fail(f"{path}: a palette (colour-mapped) TIFF holds indices, not intensities: cannot upscale it")
     if "Y" not in axes or "X" not in axes:
@@ -144,6 +131,27 @@ def channel_axis(path: Path, shape: tuple[int, ...], axes: str) -> str | None:
         if a in sizes:
             return a
     return None
+
+
+def write_tiles(path: str | os.PathLike, image: ImageFile, strips: Iterator[np.ndarray], scale: int) -> str | None:
+    """Write the upscaled single-plane TIFF `image` from `strips` (sH_i x sW x C arrays from top to bottom, heights
+    multiples of TILE but the last) as a tiled TIFF, atomically, one strip in memory at a time. Returns write_tiff's
+    note."""
+    height, width = (n * scale for n in image.pixels.shape[:2])
+    shape = (height, width, *image.pixels.shape[2:])
+
+    def tiles() -> Iterator[np.ndarray]:
+        for strip in strips:
+            strip = strip.reshape(strip.shape[0], width, *shape[2:])   # YX: no channel axis
+            for y in range(0, strip.shape[0], TILE):
+                for x in range(0, width, TILE):
+                    tile = np.zeros((TILE, TILE, *shape[2:]), image.pixels.dtype)
+                    part = strip[y:y + TILE, x:x + TILE]
+                    tile[:part.shape[0], :part.shape[1]] = part
+                    yield tile
+
+    with atomic_path(path) as tmp:
+        return write_tiff(tmp, tiles(), image.axes, scaled(image.tiff, scale), shape, image.pixels.dtype, TILE)
 
 
 def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, scale: int) -> str | None:

@@ -1,7 +1,7 @@
 """A loaded generator with its inference settings, turning planes x H x W x C integer images into upscaled ones."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,8 +31,9 @@ class Upscaler:
         return (self.chosen is None and planes.shape[-1] >= 3 and np.array_equal(planes[..., 0], planes[..., 1])
                 and np.array_equal(planes[..., 0], planes[..., 2]))
 
-    def mapping(self, planes: np.ndarray) -> str:
-        """In words, how the channels of `planes` (P x H x W x C) go through the generator."""
+    def mapping(self, planes: np.ndarray, names: list[str] | None = None) -> str:
+        """In words, how the channels of `planes` (P x H x W x C) go through the generator; `names`: the channel
+        names the file gives, if any (shown beside the HPA roles they are given, or a hint when there are none)."""
         channels = planes.shape[-1]
         if self.grey(planes):
             rest = f"; channel {', '.join(map(str, range(3, channels)))} on its own" if channels > 3 else ""
@@ -42,8 +43,15 @@ class Upscaler:
             if len(set(p)) == 1:
                 words.append(f"channel {p[0]} on its own")
             else:
-                names = ",".join("-" if c < 0 else str(c) for c in p)
-                words.append(f"channels {names} as the generator's microtubules, protein, nucleus")
+                listed = ",".join("-" if c < 0 else str(c) for c in p)
+                text = f"channels {listed}"
+                if names and len(names) == channels:
+                    text += f" ({', '.join('-' if c < 0 else names[c] for c in p)})"
+                text += " as the generator's microtubules, protein, nucleus"
+                if self.chosen is None and not names:
+                    text += (" (the file does not name its channels: if they are not these stains, pass "
+                             "--channels single)")
+                words.append(text)
         return "; ".join(words)
 
     def tiles(self, planes: np.ndarray) -> int:
@@ -79,6 +87,42 @@ class Upscaler:
                 check.add_grid(sr_unit, self.scale)
                 maps.append(heat_map(check.add(redownscale_error(sr_unit, unit)), check.threshold))
         return out, maps
+
+
+    def strips(self, plane: np.ndarray, rows: int, progress: Callable[[int], object] | None = None,
+               check: Consistency | None = None, maps: list[np.ndarray] | None = None) -> Iterator[np.ndarray]:
+        """The upscaled H x W x C `plane` (one plane, no grey-as-RGB shortcut) as strips of `rows` * scale HR rows
+        from top to bottom, each predicted from its LR rows plus `overlap` rows of context either side (as between
+        tiles), so memory is bounded by a strip, not the field. With `check`, each strip's heat map rows are
+        appended to `maps`. The same window and channel passes as __call__; values agree with it to within the
+        tiles' blending (different tile boundaries)."""
+        height = plane.shape[0]
+        window = intensity_window(plane[None], self.meta)
+        passes = plan_passes(self.chosen, plane.shape[-1], self.width)
+        mix = mixing(passes, plane.shape[-1], self.width)
+        s = self.scale
+        for y0 in range(0, height, rows):
+            y1 = min(y0 + rows, height)
+            a, b = max(0, y0 - self.overlap), min(height, y1 + self.overlap)
+            lr = np.ascontiguousarray(plane[a:b])
+            unit = to_unit(lr, window)
+            sr = predict_tiled(self.predict, np.stack([pass_input(unit, p) for p in passes]), s, self.tile,
+                               self.overlap, self.batch, progress, mix)
+            out = from_unit(sr, window, lr, out=np.empty((sr.shape[1], sr.shape[2], lr.shape[-1]), plane.dtype))
+            del sr
+            if check is not None:
+                sr_unit = to_unit(out[(y0 - a) * s:(y1 - a) * s], window)
+                check.add_grid(sr_unit, s)
+                error = redownscale_error(to_unit(out, window), unit)[:, y0 - a:y1 - a]
+                maps.append(heat_map(check.add(error), check.threshold))
+            yield out[(y0 - a) * s:(y1 - a) * s]
+
+    def strip_tiles(self, plane: np.ndarray, rows: int) -> int:
+        """How many tile predictions strips(plane, rows) takes."""
+        height, width, channels = plane.shape
+        per_pass = sum(len(tile_grid(min(height, y + rows + self.overlap) - max(0, y - self.overlap), width,
+                                     self.tile, self.overlap)) for y in range(0, height, rows))
+        return per_pass * len(plan_passes(self.chosen, channels, self.width))
 
 
 def load_upscaler(model: str, device: str = "auto", precision: str = "auto", channels: str = "auto",

@@ -1,5 +1,5 @@
-"""TIFF pixels with their axes, and the metadata an upscaled copy should carry: pixel size (resolution tags, ImageJ
-unit/origin, OME PhysicalSizeX/Y) scaled by 1/scale, channel names and colours, ImageJ/OME axes, display ranges,
+"""TIFF pixels with their axes (msrgan.imageio's reader for TIFF), and the metadata an upscaled copy should carry:
+pixel size (resolution tags, ImageJ unit/origin, OME PhysicalSizeX/Y) scaled by 1/scale, channel names and colours, ImageJ/OME axes, display ranges,
 photometric interpretation and a lossless compression like the input's."""
 from __future__ import annotations
 
@@ -42,12 +42,15 @@ class TiffInfo:
         return bool(self.extrasamples) and int(self.extrasamples[-1]) in ALPHA
 
 
-def read_tiff(data: bytes) -> tuple[np.ndarray, str, TiffInfo]:
-    """(first series' pixels, its axes e.g. 'TZCYX' or 'YXS', metadata) of a TIFF held in memory."""
-    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+def read_tiff(source, memmap_over: int | None = None) -> tuple[np.ndarray, str, TiffInfo]:
+    """(first series' pixels, its axes e.g. 'TZCYX' or 'YXS', metadata) of a TIFF given as bytes or a path. Pixels
+    of more than `memmap_over` bytes are decoded into a memory-mapped temporary file instead of memory, so that a
+    large field is paged in as it is read, not held whole."""
+    with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tif:
         series = tif.series[0]
         page = series.pages[0] if series.pages else tif.pages[0]
-        pixels = series.asarray()
+        big = memmap_over is not None and series.size * series.dtype.itemsize > memmap_over
+        pixels = series.asarray(out="memmap" if big else None)
         axes = series.axes
         if tif.is_imagej:
             flavour = "imagej"
@@ -85,6 +88,18 @@ def compression_name(code) -> str:
         return tifffile.COMPRESSION(int(code)).name
     except ValueError:
         return str(int(code))
+
+
+UNITS = {"um": "µm", "micron": "µm", "microns": "µm", "µm": "µm", "\\u00B5m": "µm", "nm": "nm", "mm": "mm"}
+
+
+def imagej_pixel_size(info: TiffInfo) -> dict:
+    """OME PhysicalSizeX/Y from an ImageJ file's resolution tags and unit, for an ImageJ input written as OME-TIFF."""
+    unit = UNITS.get(str(info.imagej.get("unit", "")).strip())
+    if info.resolution is None or unit is None or min(info.resolution) <= 0:
+        return {}
+    return {"PhysicalSizeX": 1 / info.resolution[0], "PhysicalSizeXUnit": unit,
+            "PhysicalSizeY": 1 / info.resolution[1], "PhysicalSizeYUnit": unit}
 
 
 def imagej_can_store(dtype: np.dtype, axes: str, shape: tuple[int, ...]) -> bool:
@@ -129,10 +144,13 @@ def scaled(info: TiffInfo, scale: int) -> TiffInfo:
     return replace(info, resolution=resolution, imagej=imagej, ome=ome)
 
 
-def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> str | None:
+def write_tiff(target, pixels, axes: str, info: TiffInfo, shape: tuple[int, ...] | None = None,
+               dtype: np.dtype | None = None, tile: int | None = None) -> str | None:
     """Write `pixels` (axes as read) to `target` (a path or a binary file) with `info`'s metadata. An ImageJ input
     whose pixels ImageJ cannot store (16-bit RGB, say) is written as an OME-TIFF instead; returns a one-line note
-    saying so, else None."""
+    saying so, else None. With `tile`, `pixels` is an iterator of tile x tile (x samples) arrays in row-major order
+    of an image of `shape` and `dtype` (written tiled, BigTIFF past 4 GB; ImageJ cannot read tiles: OME-TIFF)."""
+    shape = np.shape(pixels) if shape is None else shape
     kwargs: dict[str, Any] = {
         "photometric": info.photometric,
         "compression": info.compression if info.compression in LOSSLESS else ("zlib" if info.compression else None),
@@ -144,14 +162,20 @@ def write_tiff(target, pixels: np.ndarray, axes: str, info: TiffInfo) -> str | N
     if info.resolution is not None:
         kwargs["resolution"] = info.resolution
         kwargs["resolutionunit"] = info.resolutionunit
+    if tile is not None:
+        kwargs |= {"tile": (tile, tile), "shape": shape, "dtype": dtype,
+                   "bigtiff": np.prod(shape) * np.dtype(dtype).itemsize > 2**32 - 2**28}
     note = None
-    if info.flavour == "imagej" and imagej_can_store(pixels.dtype, axes, pixels.shape):
+    dtype = pixels.dtype if dtype is None else dtype
+    if info.flavour == "imagej" and tile is None and imagej_can_store(dtype, axes, shape):
         tifffile.imwrite(target, pixels, imagej=True, metadata={**info.imagej, "axes": axes}, **kwargs)
     elif info.flavour in ("imagej", "ome"):
         if info.flavour == "imagej":
-            note = (f"ImageJ cannot store {pixels.dtype} pixels with axes {axes}: written as an OME-TIFF "
+            why = "tiles" if tile is not None else f"{np.dtype(dtype)} pixels with axes {axes}"
+            note = (f"ImageJ cannot store {why}: written as an OME-TIFF "
                     "(resolution tags kept, ImageJ display settings dropped)")
-        tifffile.imwrite(target, pixels, ome=True, metadata={**info.ome, "axes": axes}, **kwargs)
+        ome = info.ome if info.flavour == "ome" else imagej_pixel_size(info)
+        tifffile.imwrite(target, pixels, ome=True, metadata={**ome, "axes": axes}, **kwargs)
     elif info.flavour == "shaped" or info.description is None:
         tifffile.imwrite(target, pixels, metadata={"axes": axes}, **kwargs)
     else:
