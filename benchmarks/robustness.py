@@ -1,7 +1,8 @@
 """Does the default training hold on every seed, precision and thread count? Runs the stages' own code
 (train_srresnet, then train_srgan from it, with params.yaml as it is) for several seeds in the default precision, a
 few in fp32, and a few on one thread instead of two (other kernels), and prints each run's validation gain over
-bicubic, its rollbacks and whether it collapsed, then min / median / max and the targets of issue 9.
+bicubic, its rollbacks, the grid pattern its generators put on flat fields (8-bit levels RMS, `flat`) and whether it
+collapsed, then min / median / max and the targets of issues 9 and 10.
 
     python benchmarks/robustness.py [--seeds 2017 1 2 3 4] [--fp32 2017 1] [--one-thread 2017 1]
                                     [--stages srresnet srgan] [--jobs 1] [--out data/robustness]
@@ -76,6 +77,21 @@ def launch(run: Run, out: Path, stages: list[str]) -> dict:
     return json.loads(done.read_text())
 
 
+FILES = {"srresnet": "srresnet.pt", "srgan": "generator.pt"}
+FLAT_LEVELS_MAX = 1.0         # 8-bit levels: the grid pattern a kept generator may put on a flat field
+
+
+def add_flat_field_patterns(runs: list[Run], results: list[dict], stages: list[str], out: Path) -> None:
+    """Each finished run's kept generators: their grid pattern on flat fields (evaluate's flat_grid_pattern)."""
+    from msrgan.evaluation.metrics import flat_field_pattern
+    from msrgan.evaluation.predict import generator
+    for run, result in zip(runs, results):
+        for stage in stages:
+            path = out / run.name / FILES[stage]
+            if "error" not in result and path.is_file():
+                result[stage]["flat"] = flat_field_pattern(generator(str(path), 4, "cpu", "fp32"))
+
+
 def gains(result: dict, stage: str) -> tuple[float, float, int]:
     """(val PSNR gain over bicubic in dB, SSIM gain, rollbacks) of one finished run's stage."""
     part = result[stage]
@@ -85,11 +101,12 @@ def gains(result: dict, stage: str) -> tuple[float, float, int]:
 
 def report(runs: list[Run], results: list[dict], stages: list[str]) -> bool:
     """Print the table and the targets; True when every target is met."""
-    head = (f"{'run':<22}{'precision':>10}" + "".join(f"{s + ' dPSNR':>16}{'dSSIM':>9}{'rb':>4}" for s in stages)
-            + "  collapsed")
+    head = (f"{'run':<22}{'precision':>10}" + "".join(f"{s + ' dPSNR':>16}{'dSSIM':>9}{'rb':>4}{'flat':>6}"
+                                                         for s in stages) + "  collapsed")
     print(head)
     print("-" * len(head))
     per_stage = {s: [] for s in stages}
+    flats: list[float] = []
     collapsed_any = False
     for run, result in zip(runs, results):
         if "error" in result:
@@ -100,7 +117,9 @@ def report(runs: list[Run], results: list[dict], stages: list[str]) -> bool:
         for s in stages:
             g = gains(result, s)
             per_stage[s].append(g)
-            line += f"{g[0]:>+16.3f}{g[1]:>+9.4f}{g[2]:>4d}"
+            flat = result[s].get("flat", float("nan"))
+            flats.append(flat)
+            line += f"{g[0]:>+16.3f}{g[1]:>+9.4f}{g[2]:>4d}{flat:>6.2f}"
             collapsed |= g[0] < COLLAPSE_DB if s == "srresnet" else (g[0] <= 0 or g[1] <= 0)
         collapsed_any |= collapsed
         print(line + ("  YES" if collapsed else "  no"))
@@ -124,6 +143,9 @@ def report(runs: list[Run], results: list[dict], stages: list[str]) -> bool:
     if per_stage.get("srgan"):
         checks.append(("mSRGAN above bicubic on PSNR and SSIM in every run",
                        all(v[0] > 0 and v[1] > 0 for v in per_stage["srgan"])))
+    if flats:
+        checks.append((f"every kept generator's grid pattern on flat fields below {FLAT_LEVELS_MAX:g} 8-bit level "
+                       f"(largest {max(flats):.2f})", max(flats) < FLAT_LEVELS_MAX))
     for text, passed in checks:
         print(f"{'PASS' if passed else 'MISS'}  {text}")
         ok &= passed
@@ -154,6 +176,7 @@ def main() -> None:
             + [Run(s, "auto", 1) for s in args.one_thread])
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(lambda r: launch(r, out, args.stages), runs))
+    add_flat_field_patterns(runs, results, args.stages, out)
     sys.exit(0 if report(runs, results, args.stages) else 1)
 
 

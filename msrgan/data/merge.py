@@ -12,16 +12,15 @@ import json
 import os
 import shutil
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels
 from msrgan.data.raw import RGB, RawFov, scan_raw
+from msrgan.data.threads import thread_map
 from msrgan.errors import fail
 from msrgan.imageio import read_image, write_png
 from msrgan.params import Merge
@@ -33,18 +32,8 @@ def merge(params: Merge, raw: str | os.PathLike = "data/raw", out: str | os.Path
           workers: int | None = None) -> int:
     """Write `out`/<id>.png, `out`/masks/ and `out`/index.csv for every FOV of `raw`; returns the FOV count."""
     fovs = scan_raw(raw, required=tuple(dict.fromkeys(params.rgb)))
-    # Threads, not processes: TIFF/PNG codecs, the lookup and OpenCV release the GIL, and nothing is pickled.
-    workers = workers or min(4, os.cpu_count() or 1, len(fovs))
     with atomic_dir(out) as tmp:
-        with ThreadPoolExecutor(workers) as pool:
-            jobs = [pool.submit(merge_fov, fov, params, tmp) for fov in fovs]
-            try:
-                for job in tqdm(jobs, desc="merge", unit="FOV", disable=None):
-                    job.result()
-            except BaseException:
-                for job in jobs:
-                    job.cancel()
-                raise
+        thread_map(lambda fov: merge_fov(fov, params, tmp), fovs, "merge", workers)
         with atomic_path(tmp / "index.csv") as index, open(index, "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["id", "labels", "masks"])
@@ -62,14 +51,14 @@ def merge_fov(fov: RawFov, params: Merge, out: Path) -> None:
         rgb = read_image(fov.files[RGB])
         if rgb.ndim != 3 or rgb.shape[2] < 3:
             fail(f"{fov.files[RGB]}: a merged tile must be an RGB image, got shape {rgb.shape}")
-        rgb = cv2.merge([to_uint8(rgb[..., c], params, f"{fov.id}:{c}") for c in range(3)])
+        rgb = cv2.merge([stain_to_uint8(rgb[..., c], params, f"{fov.id}:{c}") for c in range(3)])
     else:
         channels = {colour: read_channel(fov.files[colour]) for colour in dict.fromkeys(params.rgb)}
         shapes = {colour: ch.shape for colour, ch in channels.items()}
         if len(set(shapes.values())) > 1:
             sizes = ", ".join(f"{c} {w}x{h}" for c, (h, w) in shapes.items())
             fail(f"{fov.files[params.rgb[0]]}: the stains of FOV {fov.id} differ in size ({sizes})")
-        scaled = {colour: to_uint8(ch, params, f"{fov.id}:{colour}") for colour, ch in channels.items()}
+        scaled = {colour: stain_to_uint8(ch, params, f"{fov.id}:{colour}") for colour, ch in channels.items()}
         rgb = cv2.merge([scaled[colour] for colour in params.rgb])
     write_png(out / f"{fov.id}.png", rgb, params.png_compression)
     if fov.masks is not None:
@@ -91,7 +80,7 @@ def read_channel(path: Path) -> np.ndarray:
     return image
 
 
-def to_uint8(channel: np.ndarray, params: Merge, key: str) -> np.ndarray:
+def stain_to_uint8(channel: np.ndarray, params: Merge, key: str) -> np.ndarray:
     """8-bit as is; 16-bit through the percentile window (seeded sample keyed by `key`)."""
     if channel.dtype == np.uint8:
         return channel

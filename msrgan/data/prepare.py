@@ -11,13 +11,11 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path
 from msrgan.classes import format_labels, parse_labels
@@ -25,6 +23,7 @@ from msrgan.data.degrade import downscale
 from msrgan.data.merge import NORMALISATION
 from msrgan.data.raw import read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
+from msrgan.data.threads import thread_map
 from msrgan.errors import fail
 from msrgan.imageio import read_image, read_png_rgb, write_png
 from msrgan.params import Prepare
@@ -66,21 +65,12 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
         fail(f"params.yaml: prepare.hr_size: {params.hr_size} is not a multiple of prepare.scale ({params.scale})")
     fovs = read_merged_index(merged)
     splits = split_fovs({f.id: f.labels for f in fovs}, params.split.val, params.split.test, seed)
-    workers = workers or min(4, os.cpu_count() or 1, len(fovs))
     with atomic_dir(out) as tmp:
         for name in SPLITS:
             for kind in ("hr", "lr"):
                 (tmp / name / kind).mkdir(parents=True)
-        with ThreadPoolExecutor(workers) as pool:
-            jobs = [pool.submit(prepare_fov, fov, splits[fov.id], params, merged, tmp) for fov in fovs]
-            rows = []
-            try:
-                for job in tqdm(jobs, desc="prepare", unit="FOV", disable=None):
-                    rows += job.result()
-            except BaseException:
-                for job in jobs:
-                    job.cancel()
-                raise
+        rows = [row for fov_rows in thread_map(lambda fov: prepare_fov(fov, splits[fov.id], params, merged, tmp),
+                                               fovs, "prepare", workers) for row in fov_rows]
         counts = {name: sum(r["split"] == name for r in rows) for name in SPLITS}
         for name in SPLITS:
             wanted = (name == "train") or getattr(params.split, name) > 0

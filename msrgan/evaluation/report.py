@@ -179,7 +179,7 @@ def summary_paragraph(evaluate: dict, eval_tests: dict, segment: dict, seg_tests
             text += (f" The HR images themselves reach a nuclei Dice of {segment['hr']['nuclei_dice']:.3f} and a "
                      f"cells Dice of {_fmt(segment['hr'].get('cells_dice'))}: the ceiling of this segmentation.")
         out.append(text)
-    seg_metrics = [k for k in ("nuclei_dice", "nuclei_f1", "cells_dice", "cells_f1")]
+    seg_metrics = ("nuclei_dice", "nuclei_f1", "cells_dice", "cells_f1")
     img_better_b, _ = _count(eval_tests, "msrgan", "bicubic", ("psnr", "ssim"))
     img_better_s, img_worse_s = _count(eval_tests, "msrgan", "srresnet", ("psnr", "ssim"))
     seg_better_b, seg_worse_b = _count(seg_tests, "msrgan", "bicubic", seg_metrics)
