@@ -196,14 +196,14 @@ class Evaluate(Section):
 class NucleiSegmentation(Section):
     sigma: float = Field(1.0, ge=0)                                # smoothing of the DAPI channel, HR pixels
     min_area: int = Field(8, ge=1)                                 # smaller objects are dropped, HR pixels
-    min_distance: int = Field(4, ge=1)                             # least distance between nucleus centres
+    min_distance: int = Field(4, ge=1)                             # least distance between nucleus centres, HR px
 
 
 class CellSegmentation(Section):
-    sigma: float = Field(1.0, ge=0)                                # smoothing of the microtubule channel
-    threshold_scale: float = Field(0.6, gt=0)                      # x Otsu level for the cell foreground
-    distance_weight: float = Field(1.0, ge=0)                      # distance-from-nucleus term of the watershed
-    min_area: int = Field(20, ge=1)
+    sigma: float = Field(1.0, ge=0)                                # smoothing of the microtubule channel, HR px
+    threshold_scale: float = Field(0.6, gt=0)                      # x Otsu level for the cell foreground (dim edges)
+    distance_weight: float = Field(1.0, ge=0)                      # landscape: -intensity/max + w * distance/10 px
+    min_area: int = Field(20, ge=1)                                # smaller cells are dropped, HR pixels
 
 
 class Segment(Section):
@@ -213,6 +213,7 @@ class Segment(Section):
     examples: int = Field(3, ge=1)                                 # test images in the overlay figure
     bootstrap: int = Field(2000, ge=100)
     alpha: float = Field(0.05, gt=0, lt=1)
+
 
 def load_params(path: str | Path = "params.yaml") -> dict:
     """The raw params.yaml as a dict; a missing or unparsable file is a UserError."""

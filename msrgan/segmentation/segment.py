@@ -7,8 +7,6 @@ dim valleys) with the distance from the nucleus (like CellProfiler's Propagate);
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
@@ -16,20 +14,7 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import label
 from skimage.segmentation import relabel_sequential, watershed
 
-
-@dataclass(frozen=True)
-class NucleiSettings:
-    sigma: float = 1.0          # Gaussian smoothing before thresholding, HR pixels
-    min_area: int = 8           # smaller objects are noise, HR pixels
-    min_distance: int = 4       # least distance between two nucleus centres, HR pixels
-
-
-@dataclass(frozen=True)
-class CellSettings:
-    sigma: float = 1.0
-    threshold_scale: float = 0.6   # times the Otsu level of the microtubule channel: cell edges are dim
-    distance_weight: float = 1.0   # landscape = -intensity / max + weight * distance from the nucleus / 10 px
-    min_area: int = 20
+from msrgan.params import CellSegmentation, NucleiSegmentation   # segment.nuclei / segment.cells
 
 
 def _smooth(channel: np.ndarray, sigma: float) -> np.ndarray:
@@ -41,7 +26,7 @@ def _otsu(x: np.ndarray) -> float | None:
     return None if np.ptp(x) == 0 else float(threshold_otsu(x))
 
 
-def segment_nuclei(blue: np.ndarray, settings: NucleiSettings = NucleiSettings()) -> np.ndarray:
+def segment_nuclei(blue: np.ndarray, settings: NucleiSegmentation = NucleiSegmentation()) -> np.ndarray:
     """Label image (int32, 0 background, 1..n) of the nuclei in a DAPI channel."""
     smooth = _smooth(blue, settings.sigma)
     level = _otsu(smooth)
@@ -65,7 +50,7 @@ def segment_nuclei(blue: np.ndarray, settings: NucleiSettings = NucleiSettings()
     return _clean(labels, settings.min_area)
 
 
-def segment_cells(red: np.ndarray, nuclei: np.ndarray, settings: CellSettings = CellSettings()) -> np.ndarray:
+def segment_cells(red: np.ndarray, nuclei: np.ndarray, settings: CellSegmentation = CellSegmentation()) -> np.ndarray:
     """Label image of the cells: each nucleus grown through the microtubule channel to its cell's edge."""
     if nuclei.max() == 0:
         return np.zeros(red.shape, np.int32)
@@ -89,8 +74,8 @@ def _clean(labels: np.ndarray, min_area: int) -> np.ndarray:
     return relabel_sequential(labels.astype(np.int32))[0]
 
 
-def segment(image: np.ndarray, nuclei: NucleiSettings = NucleiSettings(), cells: CellSettings = CellSettings()
-            ) -> tuple[np.ndarray, np.ndarray]:
+def segment(image: np.ndarray, nuclei: NucleiSegmentation = NucleiSegmentation(),
+            cells: CellSegmentation = CellSegmentation()) -> tuple[np.ndarray, np.ndarray]:
     """(nuclei labels, cell labels) of an RGB image (R microtubules, G protein, B nucleus)."""
     n = segment_nuclei(image[..., 2], nuclei)
     return n, segment_cells(image[..., 0], n, cells)

@@ -15,7 +15,7 @@ from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_image, read_png_rgb
 from msrgan.segmentation import figures
 from msrgan.segmentation.scores import scores
-from msrgan.segmentation.segment import CellSettings, NucleiSettings, segment
+from msrgan.segmentation.segment import segment
 from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
 
 SR_METHODS = ("bicubic", "srresnet", "msrgan")
@@ -35,8 +35,6 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
     """Write metrics/segment.json, segment_tests.json, segment_per_image.csv, the overlay and score figures and metrics/report.md."""
     sr_dir, metrics_dir = Path(sr_dir), Path(metrics_dir)
     items = load_test_split(processed)
-    nuclei_settings = NucleiSettings(**params.nuclei.model_dump())
-    cell_settings = CellSettings(**params.cells.model_dump())
     # the truth where every test image has it, else the segmentation of HR (said in the output)
     reference = {"nuclei": "truth" if all(it.nuclei_mask for it in items) else "hr_segmentation",
                  "cells": "truth" if all(it.cell_mask for it in items) else "hr_segmentation"}
@@ -53,7 +51,7 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
             images[m] = read_png_rgb(path)
             if images[m].shape != hr.shape:
                 fail(f"{path}: size {images[m].shape[:2]} differs from HR {hr.shape[:2]}")
-        labels = {m: dict(zip(TARGETS, segment(im, nuclei_settings, cell_settings))) for m, im in images.items()}
+        labels = {m: dict(zip(TARGETS, segment(im, params.nuclei, params.cells))) for m, im in images.items()}
         refs = {
             "nuclei": _mask(item.nuclei_mask, hr.shape[:2]) if reference["nuclei"] == "truth" else labels["hr"]["nuclei"],
             "cells": _mask(item.cell_mask, hr.shape[:2]) if reference["cells"] == "truth" else labels["hr"]["cells"],
