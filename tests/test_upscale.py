@@ -378,3 +378,23 @@ def test_a_large_field_is_streamed_in_strips_into_a_tiled_tiff_like_the_in_memor
     assert maps[0].shape == maps[1].shape == (300, 90, 3)
     texts = [(tmp_path / d / "field.tif.consistency.txt").read_text() for d in ("whole", "strips")]
     assert all("grid pattern RMS" in t for t in texts)
+
+
+def test_the_consistency_line_reports_a_checkerboard_that_the_map_cannot_see(tmp_path, capsys):
+    """A sub-pixel generator whose four phases respond differently (as trained ones do) puts a 4x4 pattern on a flat
+    field: the re-downscaled output still matches the input, the grid-pattern figure does not stay at 0."""
+    lines = {}
+    for upsample in ("shuffle", "resize"):
+        torch.manual_seed(0)
+        net = Generator(GeneratorConfig(blocks=1, channels=8, norm="none", res_scale=0.2, upsample=upsample))
+        torch.nn.init.normal_(net.tail.weight, std=0.02)
+        conv = next(m for m in net.upsample if isinstance(m, torch.nn.Conv2d))
+        with torch.no_grad():   # what training does to a sub-pixel conv: its four phases drift apart
+            conv.weight.add_(torch.randn_like(conv.weight) * 0.2)
+        save_generator(tmp_path / f"{upsample}.pt", net)
+        cv2.imwrite(str(tmp_path / "flat.png"), np.full((80, 80), 140, np.uint8))
+        assert main(["upscale", str(tmp_path / "flat.png"), "--model", str(tmp_path / f"{upsample}.pt"),
+                     "--out", str(tmp_path / upsample), "--consistency-map", "--precision", "fp32"]) == 0
+        lines[upsample] = (tmp_path / upsample / "flat.png.consistency.txt").read_text()
+    level = {k: float(v.split("grid pattern RMS ")[1].split()[0]) for k, v in lines.items()}
+    assert level["shuffle"] > 1 / 255 and level["resize"] < 0.1 / 255, lines   # 8-bit levels: > 1 and < 0.1
