@@ -1,5 +1,5 @@
-"""Two processes with DistributedDataParallel (gloo on CPU), as `torchrun --nproc_per_node=2` runs a stage:
-both ranks must end with identical weights, and the run must differ from a single-process one (the data is split).
+"""Two processes with DistributedDataParallel (gloo on CPU), as `torchrun --nproc_per_node=2` runs a stage: each
+update uses the gradient averaged over the ranks' different batches, and both ranks end with identical weights.
 Collectives get their tensors on the backend's device (CUDA for nccl) and losses are averaged over ranks."""
 import json
 import os
@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from msrgan.params import parse_section
-from msrgan.train.distributed import World, collective_device
+from msrgan.train.distributed import World, collective_device, distributed
 from msrgan.train.loop import run_loop
 from msrgan.train.srresnet import train_srresnet
 from tests.train_data import make_processed
@@ -44,9 +44,29 @@ def test_two_gloo_ranks_stay_in_sync(tmp_path):
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["weights_sha"] == ranks[1]["weights_sha"]
     assert ranks[0]["world_size"] == 2 and (tmp_path / "models" / "srresnet.pt").is_file()
-    single = train_srresnet(parse_section("train_srresnet", PARAMS), 5, processed=tmp_path / "processed",
-                            models=tmp_path / "m1", metrics=tmp_path / "x1", checkpoints=tmp_path / "c1")
-    assert single["weights_sha"] != ranks[0]["weights_sha"]
+
+
+def _gradient_worker(rank: int, world: int, port: int, root: str) -> None:
+    """A wrapped model's gradient on this rank's own batch, and the same model's gradient without DDP."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    x = torch.arange(6.0).reshape(2, 3) * (rank + 1)        # a different batch on each rank
+    local = torch.autograd.grad((model(x) ** 2).mean(), model.weight)[0]
+    with distributed(use_cuda=False) as w:
+        net = w.wrap(model, torch.device("cpu"))
+        (net(x) ** 2).mean().backward()
+    torch.save({"local": local, "ddp": model.weight.grad}, f"{root}/grad{rank}.pt")
+
+
+def test_each_update_uses_the_gradient_averaged_over_ranks(tmp_path):
+    mp.spawn(_gradient_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    grads = [torch.load(tmp_path / f"grad{r}.pt") for r in (0, 1)]
+    mean = (grads[0]["local"] + grads[1]["local"]) / 2
+    assert not torch.allclose(grads[0]["local"], grads[1]["local"])
+    for g in grads:
+        torch.testing.assert_close(g["ddp"], mean)
 
 
 def test_losses_are_averaged_over_ranks(monkeypatch):
