@@ -124,3 +124,15 @@ def test_network_failure_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match=r"download failed from http://127.0.0.1:9/"):
         fetch(params(manifest), 0, tmp_path / "data" / "raw")
     assert not (tmp_path / "data" / "raw").exists()
+
+
+@pytest.mark.parametrize("relpath", ["../outside.tif", "images/../../outside.tif", "/etc/passwd", "images\\a.tif"])
+def test_a_relpath_that_leaves_data_raw_is_refused_before_any_download(tmp_path, relpath):
+    src = cyto_folder(tmp_path / "src", n=1)
+    manifest = manifest_for(src, tmp_path / "m.csv", lambda f: f.as_uri())
+    rows = manifest.read_text().splitlines()
+    sha = "0" * 64
+    manifest.write_text("\n".join([*rows, f"{relpath},{(src / 'labels.csv').as_uri()},{sha}"]) + "\n")
+    with pytest.raises(UserError, match=r"m\.csv:\d+: relpath .* must be a relative path inside data/raw"):
+        fetch(params(manifest), 0, tmp_path / "raw")
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "outside.tif").exists()

@@ -65,3 +65,23 @@ def test_params_yaml_states_the_typed_defaults():
     shipped = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     for name, model in SECTIONS.items():
         assert parse_section(name, shipped[name]) == model(), f"params.yaml section {name} differs from its defaults"
+
+
+def test_the_paper_overlay_names_real_keys_with_valid_values():
+    """params/paper-gpu.args: every -S key exists in params.yaml and the overlaid sections still validate."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for line in (REPO / "params" / "paper-gpu.args").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        flag, assignment = line.split(maxsplit=1)
+        key, value = assignment.split("=", 1)
+        assert flag == "-S", line
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        assert leaf in node, f"{key}: not a key of params.yaml"
+        node[leaf] = yaml.safe_load(value)
+    for section in ("train_vgg", "train_srresnet", "train_srgan"):
+        parse_section(section, raw[section])
+    assert raw["train_srresnet"]["norm"] == "batch" and raw["train_srresnet"]["upsample"] == "shuffle"

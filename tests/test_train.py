@@ -11,7 +11,8 @@ from msrgan.models.minivgg import load_minivgg
 from msrgan.params import parse_section
 from msrgan.train.checkpoint import load_checkpoint, run_hash
 from msrgan.train.distributed import World
-from msrgan.train.loop import Healthy, run_loop
+from msrgan.train.dataset import random_crop
+from msrgan.train.loop import Healthy, lr_lambda, run_loop
 from msrgan.train.srgan import train_srgan
 from msrgan.train.srresnet import train_srresnet
 from msrgan.train.vgg import train_vgg
@@ -73,10 +74,11 @@ def test_srgan_outputs_and_complete_run_resumes_to_the_end(trained):
     assert changed["resumed_from"] == 0 and changed["weights_sha"] != first["weights_sha"]
 
 
-@pytest.mark.parametrize("stage", ["train_srresnet", "train_srgan"])
+@pytest.mark.parametrize("stage", ["train_vgg", "train_srresnet", "train_srgan"])
 def test_resume_after_interrupt_gives_the_same_weights(trained, tmp_path, stage):
     base, run, *_ = trained
-    fn, values = {"train_srresnet": (train_srresnet, SRRESNET), "train_srgan": (train_srgan, SRGAN)}[stage]
+    fn, values = {"train_vgg": (train_vgg, VGG), "train_srresnet": (train_srresnet, SRRESNET),
+                  "train_srgan": (train_srgan, SRGAN)}[stage]
     params = parse_section(stage, values)
     straight = fn(params, 3, **{**run, "checkpoints": tmp_path / "a", "metrics": tmp_path / "ma",
                                 "models": run["models"] if stage == "train_srgan" else tmp_path / "a"})
@@ -88,6 +90,37 @@ def test_resume_after_interrupt_gives_the_same_weights(trained, tmp_path, stage)
     assert resumed["resumed_from"] == 4
     assert resumed["weights_sha"] == straight["weights_sha"]
     assert resumed["val"] == straight["val"]
+
+
+def test_bf16_training_with_random_crops_runs_and_learns(trained, tmp_path):
+    """Every other training test pins fp32: the default precision on a CPU with bf16 is autocast bf16."""
+    base, run, *_ = trained
+    params = parse_section("train_srresnet", {**SRRESNET, "precision": "bf16", "crop": 4, "iterations": 8,
+                                              "lr": 0.01})
+    out = train_srresnet(params, 2, **{**run, "checkpoints": tmp_path, "metrics": tmp_path, "models": tmp_path})
+    assert out["precision"] == "bf16"
+    assert out["val"]["psnr"] > out["val_bicubic"]["psnr"] - 1.0    # it trains, not NaN or collapse
+
+
+def test_random_crop_keeps_the_lr_hr_windows_aligned():
+    g = torch.Generator().manual_seed(0)
+    hr = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
+    lr = hr[..., ::4, ::4].clone()           # each LR pixel = the top-left HR pixel of its 4x4 block
+    hr_crop, lr_crop = random_crop(hr, lr, 2, g)
+    assert hr_crop.shape == (2, 3, 8, 8) and lr_crop.shape == (2, 3, 2, 2)
+    assert torch.equal(hr_crop[..., ::4, ::4], lr_crop)
+    assert random_crop(hr, lr, 0, g)[1] is lr and random_crop(hr, lr, 4, g)[1] is lr   # 0 or whole: no crop
+
+
+def test_lr_lambda_warms_up_then_follows_the_cosine_to_min_lr():
+    params = parse_section("train_srresnet", {"iterations": 100, "warmup": 0.1, "decay": "cosine", "min_lr": 0.05})
+    f = lr_lambda(params)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)            # linear over 10 steps
+    assert f(10) == pytest.approx(1.0)                                            # cosine starts at the peak
+    assert f(55) == pytest.approx(0.05 + 0.95 * 0.5)                              # half-way down
+    assert f(100) == pytest.approx(0.05) and f(500) == pytest.approx(0.05)
+    flat = lr_lambda(parse_section("train_srresnet", {"iterations": 100, "warmup": 0.0, "decay": "constant"}))
+    assert {flat(i) for i in (0, 50, 99)} == {1.0}
 
 
 def test_nan_that_keeps_coming_back_stops_with_one_line_after_the_rollbacks(tmp_path):

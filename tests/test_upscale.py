@@ -398,3 +398,48 @@ def test_the_consistency_line_reports_a_checkerboard_that_the_map_cannot_see(tmp
         lines[upsample] = (tmp_path / upsample / "flat.png.consistency.txt").read_text()
     level = {k: float(v.split("grid pattern RMS ")[1].split()[0]) for k, v in lines.items()}
     assert level["shuffle"] > 1 / 255 and level["resize"] < 0.1 / 255, lines   # 8-bit levels: > 1 and < 0.1
+
+
+def test_the_remaining_options_and_their_one_line_refusals(model, tmp_path, capsys):
+    image = cells(40, 44, 9, 250, 3).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    # --batch 4 and --tile/--overlap give the same image as one tile at a time (fp32: no rounding differences)
+    for batch, out in (("1", "one"), ("4", "four")):
+        assert upscale(tmp_path / "a.png", "--model", model, "--out", tmp_path / out, "--tile", "16", "--overlap",
+                       "4", "--batch", batch, "--precision", "fp32") == 0
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "one" / "a.png")),
+                                  cv2.imread(str(tmp_path / "four" / "a.png")))
+    # --consistency-threshold sets the bar of the map's line
+    assert upscale(tmp_path / "a.png", "--model", model, "--out", tmp_path / "c", "--consistency-map",
+                   "--consistency-threshold", "0.2") == 0
+    assert "off by more than 0.2 of the intensity range" in (tmp_path / "c" / "a.png.consistency.txt").read_text()
+    capsys.readouterr()
+    for options, message in ((["--batch", "-1"], "--batch: must be positive"),
+                             (["--tile", "8"], "--tile: at least 16 input pixels"),
+                             (["--overlap", "20", "--tile", "32"], "--overlap: between 0 and a third of --tile"),
+                             (["--consistency-threshold", "1.5"], "--consistency-threshold: between 0 and 1"),
+                             (["--channels", "0,1"], "--channels: expected auto, single")):
+        assert upscale(tmp_path / "a.png", "--model", model, "--out", tmp_path / "x", *options) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (options, err)
+
+
+def test_collisions_are_one_line_each_and_the_rest_still_runs(model, tmp_path, capsys):
+    image = cells(20, 22, 10, 250, 3).astype(np.uint8)
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "same.png"), image)
+    (tmp_path / "empty").mkdir()
+    status = main(["upscale", str(tmp_path / "x" / "same.png"), str(tmp_path / "y" / "same.png"),
+                   str(tmp_path / "empty"), "--model", str(model), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "the output would overwrite the input (choose another --out)" in err        # x/same.png -> x/same.png
+    assert "would overwrite another input of this call" in err                         # y/same.png -> x/same.png
+    assert "empty: no images (TIFF, PNG, JPEG) in this folder" in err
+    assert "upscaled 0 of 3 input(s)" in err
+    assert np.array_equal(cv2.imread(str(tmp_path / "x" / "same.png")), image)          # the input is untouched
+    status = main(["upscale", str(tmp_path / "x" / "same.png"), str(tmp_path / "y" / "same.png"),
+                   "--model", str(model), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1 and f"its output {tmp_path / 'out' / 'same.png'} is already the output of" in err

@@ -10,6 +10,7 @@ from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.train.device import Runtime
 from msrgan.upscale.channels import mixing, parse_channels, plan_passes
 from msrgan.upscale.inference import fold_batchnorm, predictor
+from msrgan.upscale.intensity import from_unit, intensity_window, to_unit
 from msrgan.upscale.tiling import axis_starts, axis_window, predict_tiled, ramp
 
 FP32 = Runtime(torch.device("cpu"), None, True)
@@ -116,3 +117,14 @@ def test_channel_passes_and_mixing():
     mix = mixing(plan_passes(None, 4), 4)
     np.testing.assert_allclose(mix.sum(axis=(0, 1)), 1)
     assert mix[1, :, 3].tolist() == pytest.approx([1 / 3] * 3) and mix[0, 0, 0] == 1
+
+
+@pytest.mark.parametrize("dtype, peak", [(np.uint8, 255), (np.uint16, 50000)])
+def test_to_unit_and_from_unit_are_inverse(dtype, peak):
+    rng = np.random.default_rng(1)
+    plane = rng.integers(0, peak, (20, 24, 2)).astype(dtype)
+    window = intensity_window(plane[None], {"percentiles": [0.0, 100.0]})   # nothing clipped
+    unit = to_unit(plane, window)
+    assert unit.shape == (2, 20, 24) and unit.dtype == np.float32 and 0 <= unit.min() <= unit.max() <= 1
+    back = from_unit(unit, window, plane, out=np.empty_like(plane))
+    np.testing.assert_array_equal(back, plane)

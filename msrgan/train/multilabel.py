@@ -5,15 +5,19 @@ import numpy as np
 
 
 def average_precision(scores: np.ndarray, truth: np.ndarray) -> float | None:
-    """AP of one class (as scikit-learn defines it: mean precision at each positive, ranked by score); None when
-    the class has no positive."""
+    """AP of one class as scikit-learn's average_precision_score defines it: sum over the distinct score thresholds,
+    from the highest, of (recall gained) x (precision there). Tied scores form one threshold, so their order does
+    not matter (bf16 probabilities tie often). None when the class has no positive.
+    scores: N floats; truth: N bools (or 0/1)."""
     truth = truth.astype(bool)
     if not truth.any():
         return None
     order = np.argsort(-scores, kind="stable")
-    hits = truth[order]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision[hits].mean())
+    ranked, hits = scores[order], truth[order]
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]   # the last position of each tied run
+    tp = np.cumsum(hits)[last]
+    precision, recall = tp / (last + 1), tp / tp[-1]
+    return float(np.sum(np.diff(recall, prepend=0) * precision))
 
 
 def f1_scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

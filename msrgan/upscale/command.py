@@ -71,8 +71,7 @@ def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
     """In input order, an (input, output) pair per image, or an error message for an input that yields none.
     Folders are searched recursively for images (hidden files and anything under `out` skipped) and keep their
     subfolders under `out`."""
-    jobs: list[tuple[Path, Path] | str] = []
-    taken: dict[Path, Path] = {}
+    found_jobs: list[tuple[Path, Path] | str] = []
     seen: set[Path] = set()     # the same file named twice (a/../f, or also through its folder) is one input
     out_resolved = out.resolve()
     for name in inputs:
@@ -82,7 +81,7 @@ def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
                      and not any(part.startswith(".") for part in p.relative_to(path).parts)
                      and out_resolved not in p.resolve().parents]
             if not found:
-                jobs.append(f"{path}: no images (TIFF, PNG, JPEG) in this folder")
+                found_jobs.append(f"{path}: no images (TIFF, PNG, JPEG) in this folder")
             candidates = [(p, out / p.relative_to(path)) for p in found]
         else:
             candidates = [(path, out / path.name)]  # a missing or bad file fails when it is read
@@ -90,14 +89,24 @@ def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
             if src.exists() and src.resolve() in seen:
                 continue
             seen.add(src.resolve())
-            key = dest.resolve()
-            if key == src.resolve():
-                jobs.append(f"{src}: the output would overwrite the input (choose another --out)")
-            elif key in taken:
-                jobs.append(f"{src}: its output {dest} is already the output of {taken[key]}")
-            else:
-                taken[key] = src
-                jobs.append((src, dest))
+            found_jobs.append((src, dest))
+    jobs: list[tuple[Path, Path] | str] = []
+    taken: dict[Path, Path] = {}
+    for job in found_jobs:
+        if isinstance(job, str):
+            jobs.append(job)
+            continue
+        src, dest = job
+        key = dest.resolve()
+        if key == src.resolve():
+            jobs.append(f"{src}: the output would overwrite the input (choose another --out)")
+        elif key in seen:
+            jobs.append(f"{src}: its output {dest} would overwrite another input of this call (choose another --out)")
+        elif key in taken:
+            jobs.append(f"{src}: its output {dest} is already the output of {taken[key]}")
+        else:
+            taken[key] = src
+            jobs.append((src, dest))
     return jobs
 
 
