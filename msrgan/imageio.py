@@ -63,6 +63,12 @@ def decode(path: str | os.PathLike, memmap_over: int | None = None) -> tuple[np.
                 raise ValueError("cannot decode")
             if pixels.ndim == 3:  # OpenCV gives BGR
                 pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    except MemoryError:
+        raise                    # the machine's limit, not the file's fault: the caller says so
+    except OSError as exc:
+        if exc.errno is None:    # an OSError without an errno comes from a decoder: the file's fault
+            fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
+        fail(f"{path}: cannot read ({exc.strerror or exc})")    # permissions, a full disk for the memory map, ...
     except Exception as exc:  # noqa: BLE001 - any decoder failure means a broken, truncated or foreign file
         fail(f"{path}: not a readable image, truncated or corrupt ({type(exc).__name__}: {exc})".splitlines()[0])
     if pixels.size == 0:   # e.g. a TIFF header without pages
@@ -73,9 +79,12 @@ def decode(path: str | os.PathLike, memmap_over: int | None = None) -> tuple[np.
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Pixels as stored (uint8 or uint16; H x W or H x W x C with C last, RGB order). UserError naming the file
-    otherwise (decode's)."""
-    return np.asarray(decode(path)[0])
+    """Intensities as stored (uint8 or uint16; H x W or H x W x C with C last, RGB order), a PNG's alpha channel
+    left out (the data stages want stains, not opacity). UserError naming the file otherwise (decode's)."""
+    pixels, axes, info = decode(path)
+    if info is None and pixels.ndim == 3 and pixels.shape[2] in (2, 4) and image_suffix(path) == ".png":
+        pixels = pixels[..., :-1] if pixels.shape[2] == 4 else pixels[..., 0]
+    return np.asarray(pixels)
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

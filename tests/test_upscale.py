@@ -367,9 +367,13 @@ def test_a_large_field_is_streamed_in_strips_into_a_tiled_tiff_like_the_in_memor
     assert upscale(tmp_path / "field.tif", "--out", tmp_path / "strips", *options) == 0
     whole = tifffile.imread(tmp_path / "whole" / "field.tif")
     with tifffile.TiffFile(tmp_path / "strips" / "field.tif") as tif:
-        assert tif.pages[0].is_tiled and tif.is_ome       # ImageJ has no tiles: OME-TIFF, with the pixel size
         streamed = tif.asarray()
-        assert float(ome_essentials(tif.ome_metadata)["PhysicalSizeX"]) == pytest.approx(0.1)
+        if flavour == "ome":    # tiled, with the pixel size
+            assert tif.pages[0].is_tiled and tif.is_ome
+            assert float(ome_essentials(tif.ome_metadata)["PhysicalSizeX"]) == pytest.approx(0.1)
+        else:                   # ImageJ reads no tiles: an ImageJ file written strip by strip, pixel size kept
+            assert tif.is_imagej and not tif.pages[0].is_tiled and tif.imagej_metadata["unit"] == "um"
+            assert tif.pages[0].get_resolution() == pytest.approx((10.0, 10.0))
     assert streamed.shape == whole.shape == (1200, 360) and streamed.dtype == np.uint16
     # the same prediction up to where the tiles' blends fall: 16-bit PSNR far above any model's error
     diff = streamed.astype(np.float64) - whole
@@ -377,7 +381,22 @@ def test_a_large_field_is_streamed_in_strips_into_a_tiled_tiff_like_the_in_memor
     maps = [cv2.imread(str(tmp_path / d / "field.tif.consistency.png")) for d in ("whole", "strips")]
     assert maps[0].shape == maps[1].shape == (300, 90, 3)
     texts = [(tmp_path / d / "field.tif.consistency.txt").read_text() for d in ("whole", "strips")]
-    assert all("grid pattern RMS" in t for t in texts)
+    grid = [float(t.split("grid pattern RMS ")[1].split()[0]) for t in texts]
+    assert grid[1] == pytest.approx(grid[0], rel=0.05, abs=2e-4)    # pooled over the strips, not per strip
+
+
+def test_a_large_grey_field_saved_as_rgb_is_streamed_once_as_grey(model, tmp_path, monkeypatch):
+    grey = cells(200, 60, 11, 250).astype(np.uint8)[..., 0]
+    tifffile.imwrite(tmp_path / "g.tif", np.dstack([grey] * 3), photometric="rgb")
+    options = ["--model", model, "--tile", "48", "--overlap", "12", "--precision", "fp32"]
+    assert upscale(tmp_path / "g.tif", "--out", tmp_path / "whole", *options) == 0
+    from msrgan.upscale import imagefile
+    monkeypatch.setattr(imagefile, "STREAM_BYTES", 1000)
+    assert upscale(tmp_path / "g.tif", "--out", tmp_path / "strips", *options) == 0
+    whole, streamed = (tifffile.imread(tmp_path / d / "g.tif") for d in ("whole", "strips"))
+    assert streamed.shape == whole.shape == (800, 240, 3)
+    assert np.array_equal(streamed[..., 0], streamed[..., 1]) and np.array_equal(streamed[..., 0], streamed[..., 2])
+    assert np.abs(streamed.astype(int) - whole).max() <= 1
 
 
 def test_the_consistency_line_reports_a_checkerboard_that_the_map_cannot_see(tmp_path, capsys):

@@ -159,11 +159,11 @@ def grid_pattern(image: np.ndarray, scale: int) -> np.ndarray:
 FLAT_LEVELS = ((32, 128, 217), (217, 32, 128), (128, 217, 32))   # 8-bit RGB: each channel at each level once
 
 
-def flat_field_pattern(upscale: Callable[[list[np.ndarray]], list[np.ndarray]], size: int = 64,
-                       margin: int = 24) -> float:
+def flat_field_pattern(upscale: Callable[[list[np.ndarray]], list[np.ndarray]], size: int = 128,
+                       margin: int = 48) -> float:
     """The largest grid-pattern RMS (8-bit levels, `grid_pattern`) that `upscale` (LR H x W x 3 uint8 images -> SR
     ones) puts on flat fields of FLAT_LEVELS, `size` LR pixels square; the outer `margin` LR pixels are left out so
-    that the border's zero padding does not count. A flat input has nothing at the grid's frequencies: anything
+    that the border's zero padding does not count (48: more than the paper-size generator's receptive radius, 40). A flat input has nothing at the grid's frequencies: anything
     there is the upscaler's own pattern (bicubic: 0; a sub-pixel checkerboard: its amplitude)."""
     fields = [np.broadcast_to(np.array(level, np.uint8), (size, size, 3)).copy() for level in FLAT_LEVELS]
     worst = 0.0
@@ -229,5 +229,5 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "frc_resolution": ("FRC resolution (1/7)", "HR px", False),
     "perceptual": ("Perceptual distance (miniVGG19)", "", False),
     "lr_psnr": ("LR consistency PSNR", "dB", True),
-    "grid_pattern": ("Grid pattern (RMS at the 4x4 grid frequencies)", "levels", False),
+    "grid_pattern": ("Grid pattern (RMS at the upsampling grid's frequencies)", "levels", False),
 }

@@ -118,9 +118,9 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     bar.set_description(src.name)
     check = Consistency(threshold=args.consistency_threshold) if args.consistency_map else None
     s = upscaler.scale
-    streamed = image.streamable(s) and not upscaler.grey(planes)
+    streamed = image.streamable(s)
     if streamed:   # a large field: strip by strip into a tiled TIFF, never whole in memory
-        rows = 4 * TILE // s   # 256 LR rows at x4: 2 x 24 context rows cost 19% more work
+        rows = 4 * TILE // s   # 256 LR rows at x4 (the context rows and strip tiling: about 25% more work)
         bar.reset(total=upscaler.strip_tiles(planes[0], rows))
         maps: list[np.ndarray] = []
         note = write_tiles(dest, image, upscaler.strips(planes[0], rows, bar.update, check, maps), s)

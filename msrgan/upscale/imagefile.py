@@ -23,7 +23,7 @@ import tifffile
 from msrgan.atomic import atomic_path
 from msrgan.errors import fail
 from msrgan.imageio import decode, image_suffix
-from msrgan.tiffmeta import TiffInfo, scaled, write_tiff
+from msrgan.tiffmeta import TiffInfo, imagej_can_store, scaled, write_tiff
 
 MAX_CHANNELS = 4
 UNLABELLED = "QI"
@@ -135,10 +135,26 @@ def channel_axis(path: Path, shape: tuple[int, ...], axes: str) -> str | None:
 
 def write_tiles(path: str | os.PathLike, image: ImageFile, strips: Iterator[np.ndarray], scale: int) -> str | None:
     """Write the upscaled single-plane TIFF `image` from `strips` (sH_i x sW x C arrays from top to bottom, heights
-    multiples of TILE but the last) as a tiled TIFF, atomically, one strip in memory at a time. Returns write_tiff's
+    multiples of TILE but the last), atomically, one strip in memory at a time: an ImageJ input as an uncompressed
+    ImageJ TIFF (memory-mapped), any other as a tiled TIFF like the input (BigTIFF past 4 GB). Returns write_tiff's
     note."""
     height, width = (n * scale for n in image.pixels.shape[:2])
     shape = (height, width, *image.pixels.shape[2:])
+    info, dtype = scaled(image.tiff, scale), image.pixels.dtype
+    if info.flavour == "imagej" and imagej_can_store(dtype, image.axes, shape):
+        # ImageJ reads no tiles: an uncompressed ImageJ file, memory-mapped and filled strip by strip
+        with atomic_path(path) as tmp:
+            out = tifffile.memmap(tmp, shape=shape, dtype=dtype, imagej=True, photometric=info.photometric,
+                                  metadata={**info.imagej, "axes": image.axes},
+                                  **({"resolution": info.resolution, "resolutionunit": info.resolutionunit}
+                                     if info.resolution is not None else {}))
+            y = 0
+            for strip in strips:
+                out[y:y + strip.shape[0]] = strip.reshape(strip.shape[0], *shape[1:])
+                y += strip.shape[0]
+            out.flush()
+            del out
+        return None
 
     def tiles() -> Iterator[np.ndarray]:
         for strip in strips:
@@ -151,7 +167,7 @@ def write_tiles(path: str | os.PathLike, image: ImageFile, strips: Iterator[np.n
                     yield tile
 
     with atomic_path(path) as tmp:
-        return write_tiff(tmp, tiles(), image.axes, scaled(image.tiff, scale), shape, image.pixels.dtype, TILE)
+        return write_tiff(tmp, tiles(), image.axes, info, shape, dtype, TILE)
 
 
 def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, scale: int) -> str | None:

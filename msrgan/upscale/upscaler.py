@@ -85,17 +85,23 @@ class Upscaler:
             if check is not None:
                 sr_unit = to_unit(out[i], window)
                 check.add_grid(sr_unit, self.scale)
+                check.end_plane()
                 maps.append(heat_map(check.add(redownscale_error(sr_unit, unit)), check.threshold))
         return out, maps
 
 
     def strips(self, plane: np.ndarray, rows: int, progress: Callable[[int], object] | None = None,
                check: Consistency | None = None, maps: list[np.ndarray] | None = None) -> Iterator[np.ndarray]:
-        """The upscaled H x W x C `plane` (one plane, no grey-as-RGB shortcut) as strips of `rows` * scale HR rows
+        """The upscaled H x W x C `plane` (one plane) as strips of `rows` * scale HR rows
         from top to bottom, each predicted from its LR rows plus `overlap` rows of context either side (as between
         tiles), so memory is bounded by a strip, not the field. With `check`, each strip's heat map rows are
-        appended to `maps`. The same window and channel passes as __call__; values agree with it to within the
-        tiles' blending (different tile boundaries)."""
+        appended to `maps`. The same window, channel passes and grey-as-RGB shortcut as __call__; values agree
+        with it to within the tiles' blending (different tile boundaries)."""
+        if self.grey(plane[None]):   # grey saved as RGB: stream it once on its own, copied to the three channels
+            keep = [0, *range(3, plane.shape[-1])]
+            for strip in replace(self, chosen=[]).strips(plane[..., keep], rows, progress, check, maps):
+                yield np.concatenate([strip[..., :1], strip[..., :1], strip], axis=-1)
+            return
         height = plane.shape[0]
         window = intensity_window(plane[None], self.meta)
         passes = plan_passes(self.chosen, plane.shape[-1], self.width)
@@ -116,9 +122,13 @@ class Upscaler:
                 error = redownscale_error(to_unit(out, window), unit)[:, y0 - a:y1 - a]
                 maps.append(heat_map(check.add(error), check.threshold))
             yield out[(y0 - a) * s:(y1 - a) * s]
+        if check is not None:
+            check.end_plane()
 
     def strip_tiles(self, plane: np.ndarray, rows: int) -> int:
         """How many tile predictions strips(plane, rows) takes."""
+        if self.grey(plane[None]):
+            return replace(self, chosen=[]).strip_tiles(plane[..., [0, *range(3, plane.shape[-1])]], rows)
         height, width, channels = plane.shape
         per_pass = sum(len(tile_grid(min(height, y + rows + self.overlap) - max(0, y - self.overlap), width,
                                      self.tile, self.overlap)) for y in range(0, height, rows))
