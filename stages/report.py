@@ -1,6 +1,8 @@
-"""report: metrics/report.md and the per-image distribution figures, from the metrics files alone."""
+"""report: metrics/report.md and the study's figures, from what evaluate and segment wrote."""
 from msrgan.errors import exit_on_user_error
 from msrgan.evaluation.report import report
+from msrgan.params import load_params, parse_section
 
 if __name__ == "__main__":
-    exit_on_user_error(lambda: report("metrics"))
+    exit_on_user_error(lambda: report("metrics", "data/processed", "data/sr",
+                                      parse_section("evaluate", load_params().get("evaluate") or {}).examples))

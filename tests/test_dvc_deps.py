@@ -37,3 +37,8 @@ def test_stage_deps_are_exactly_its_code(stage):
     listed = set(filter(runs_something, listed_code(STAGES[stage]["deps"])))
     assert not needed - listed, f"dvc.yaml stage {stage} misses deps it imports: {sorted(needed - listed)}"
     assert not listed - needed, f"dvc.yaml stage {stage} lists code it does not import: {sorted(listed - needed)}"
+
+
+def test_a_change_to_the_evaluation_figures_reruns_only_the_report():
+    users = [stage for stage, spec in STAGES.items() if "msrgan/evaluation/figures.py" in listed_code(spec["deps"])]
+    assert users == ["report"]

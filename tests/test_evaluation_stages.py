@@ -94,7 +94,7 @@ def study(tmp_path_factory):
     evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics")
     segment_study(parse_section("segment", {"bootstrap": 200, "match_iou": 0.6}), 1, processed, root / "sr",
                   root / "metrics")
-    report(root / "metrics")
+    report(root / "metrics", processed, root / "sr", examples=4)
     return root
 
 
@@ -165,7 +165,7 @@ def test_segment_without_true_masks_scores_against_hr(tmp_path):
     result = json.loads((tmp_path / "metrics" / "segment.json").read_text())
     assert result["reference"]["nuclei"] == "hr_segmentation"
     assert "hr" not in result   # HR against its own segmentation says nothing
-    report(tmp_path / "metrics")
+    report(tmp_path / "metrics", processed, tmp_path / "sr", examples=2)
     assert "HR segmentation" in (tmp_path / "metrics" / "report.md").read_text()
 
 

@@ -11,7 +11,6 @@ from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.errors import fail
-from msrgan.evaluation import figures
 from msrgan.evaluation.metrics import METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics
 from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
@@ -26,7 +25,8 @@ GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method ->
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
              sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
     """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means, and each method's grid pattern on flat fields),
-    evaluate_per_image.csv, evaluate_tests.json and the figures; return the per-image table."""
+    evaluate_per_image.csv, evaluate_tests.json and frc_curves.json (the report stage draws the figures); return
+    the per-image table."""
     torch.manual_seed(seed)
     models, metrics_dir = Path(models), Path(metrics_dir)
     items = load_test_split(processed)
@@ -75,12 +75,12 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     with atomic_path(metrics_dir / "evaluate_per_image.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
 
-    freq = np.arange(len(next(iter(frc_sums.values())))) / min(hrs[0].shape[:2]) if frc_sums else None
-    n_same = sum(hr.shape[:2] == hrs[0].shape[:2] for hr in hrs)
-    figures.examples_grid(metrics_dir / "examples.png", items, lrs, hrs, srs, table, params.examples)
-    if freq is not None:
-        figures.frc_curves(metrics_dir / "frc_curves.png", freq, {m: s / n_same for m, s in frc_sums.items()},
-                           params.frc_threshold, scale)
+    if frc_sums:   # the mean FRC curves, for the report stage's figure
+        n_same = sum(hr.shape[:2] == hrs[0].shape[:2] for hr in hrs)
+        freq = np.arange(len(next(iter(frc_sums.values())))) / min(hrs[0].shape[:2])
+        curves = {"threshold": params.frc_threshold, "scale": scale, "frequency": [round(f, 6) for f in freq],
+                  "curves": {m: [float(f"{v:.6g}") for v in s / n_same] for m, s in frc_sums.items()}}
+        write_text(metrics_dir / "frc_curves.json", json.dumps(curves) + "\n")
     return table
 
 

@@ -1,18 +1,22 @@
-"""The report stage: metrics/report.md, the study's result in one place, and the per-image distribution figures,
-all made from the metrics files alone (never edited by hand), so a change of wording or colour reruns only this."""
+"""The report stage: metrics/report.md, the study's result in one place, and every figure of the study but the
+segmentation overlay, all made from what evaluate and segment wrote (metrics files, the test images and evaluate's SR
+images; never edited by hand), so a change of wording or colour reruns only this stage."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from msrgan.atomic import write_text
 from msrgan.errors import fail
 from msrgan.evaluation import figures
 from msrgan.evaluation.figures import name
-from msrgan.segmentation import figures as segmentation_figures
 from msrgan.evaluation.metrics import METRICS
+from msrgan.evaluation.testset import load_test_split
+from msrgan.imageio import read_png_rgb
+from msrgan.segmentation import figures as segmentation_figures
 from msrgan.statistics import COMPARISONS
 
 IMAGE_COLUMNS = ("bicubic", "lanczos", "srresnet", "msrgan")
@@ -212,13 +216,30 @@ def _index(tests: list[dict]) -> dict[tuple[str, str, str], dict]:
     return {(t["method"], t["baseline"], t["metric"]): t for t in tests}
 
 
-def report(metrics_dir: str | Path = "metrics") -> str:
-    """metric_distributions.png and segmentation_scores.png from the per-image CSVs, then report.md; returns it."""
+def report(metrics_dir: str | Path = "metrics", processed: str | Path = "data/processed", sr: str | Path = "data/sr",
+           examples: int = 4) -> str:
+    """The figures (examples.png from the test images and evaluate's SR images in `sr`, frc_curves.png,
+    metric_distributions.png, segmentation_scores.png) from what evaluate and segment wrote, then report.md;
+    returns it. `examples`: test images in examples.png."""
     metrics_dir = Path(metrics_dir)
     for csv in ("evaluate_per_image.csv", "segment_per_image.csv"):
         if not (metrics_dir / csv).is_file():
             fail(f"{metrics_dir / csv}: not found (run the evaluate and segment stages first)")
     images = pd.read_csv(metrics_dir / "evaluate_per_image.csv")
+    items = load_test_split(processed)
+    methods = [m for m in images["method"].unique() if (Path(sr) / m).is_dir()]
+    for m in methods:
+        for item in items:
+            if not (Path(sr) / m / f"{item.id}.png").is_file():
+                fail(f"{Path(sr) / m / f'{item.id}.png'}: not found (run the evaluate stage again)")
+    figures.examples_grid(metrics_dir / "examples.png", items, [read_png_rgb(it.lr) for it in items],
+                          [read_png_rgb(it.hr) for it in items],
+                          {m: [read_png_rgb(Path(sr) / m / f"{it.id}.png") for it in items] for m in methods},
+                          images, examples)
+    if (metrics_dir / "frc_curves.json").is_file():
+        frc = _load(metrics_dir / "frc_curves.json")
+        figures.frc_curves(metrics_dir / "frc_curves.png", np.array(frc["frequency"]),
+                           {m: np.array(c) for m, c in frc["curves"].items()}, frc["threshold"], frc["scale"])
     figures.metric_distributions(metrics_dir / "metric_distributions.png", images, list(images["method"].unique()))
     seg = pd.read_csv(metrics_dir / "segment_per_image.csv")
     segmentation_figures.score_boxplots(metrics_dir / "segmentation_scores.png", seg, list(seg["method"].unique()),
