@@ -93,8 +93,8 @@ def study(tmp_path_factory):
     models = make_models(root / "models")
     evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics")
     segment_study(parse_section("segment", {"bootstrap": 200, "match_iou": 0.6}), 1, processed, root / "sr",
-                  root / "metrics")
-    report(root / "metrics", processed, root / "sr", examples=4)
+                  root / "metrics", root / "segmentation")
+    report(root / "metrics", processed, root / "sr", 4, root / "segmentation", 3)
     return root
 
 
@@ -147,6 +147,14 @@ def test_segment_scores_against_truth_and_the_report_stage_writes_the_report(stu
     for needle in ("examples.png", "segmentation_overlay.png", "PSNR", "Dice", "Wilcoxon", "true masks",
                    "object F1 (IoU > 0.6)", "match at IoU > 0.6", "Grid pattern", "On flat fields"):
         assert needle in report, needle
+    kept = sorted((study / "segmentation").rglob("*.png"))
+    assert len(kept) == 6 * 4 * 2                                   # images x (HR + 3 methods) x (nuclei, cells)
+    from msrgan.imageio import read_image
+    from msrgan.segmentation.segment import segment
+    image = read_png_rgb(study / "sr" / "msrgan" / "fov000.png")
+    nuclei, cells = segment(image)
+    assert np.array_equal(read_image(study / "segmentation" / "msrgan" / "fov000_nuclei.png"), nuclei)
+    assert np.array_equal(read_image(study / "segmentation" / "msrgan" / "fov000_cells.png"), cells)
     for png in ("segmentation_overlay.png", "segmentation_scores.png"):
         assert (study / "metrics" / png).stat().st_size > 10_000
 
@@ -161,11 +169,11 @@ def test_segment_without_true_masks_scores_against_hr(tmp_path):
     evaluate(parse_section("evaluate", {"bootstrap": 100, "examples": 2}), 0, processed, models,
              tmp_path / "sr", tmp_path / "metrics")
     segment_study(parse_section("segment", {"bootstrap": 100, "examples": 2}), 0, processed, tmp_path / "sr",
-                  tmp_path / "metrics")
+                  tmp_path / "metrics", tmp_path / "segmentation")
     result = json.loads((tmp_path / "metrics" / "segment.json").read_text())
     assert result["reference"]["nuclei"] == "hr_segmentation"
     assert "hr" not in result   # HR against its own segmentation says nothing
-    report(tmp_path / "metrics", processed, tmp_path / "sr", examples=2)
+    report(tmp_path / "metrics", processed, tmp_path / "sr", 2, tmp_path / "segmentation", 2)
     assert "HR segmentation" in (tmp_path / "metrics" / "report.md").read_text()
 
 

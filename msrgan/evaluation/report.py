@@ -15,7 +15,7 @@ from msrgan.evaluation import figures
 from msrgan.evaluation.figures import name
 from msrgan.evaluation.metrics import METRICS
 from msrgan.evaluation.testset import load_test_split
-from msrgan.imageio import read_png_rgb
+from msrgan.imageio import read_image, read_png_rgb
 from msrgan.segmentation import figures as segmentation_figures
 from msrgan.statistics import COMPARISONS
 
@@ -217,10 +217,11 @@ def _index(tests: list[dict]) -> dict[tuple[str, str, str], dict]:
 
 
 def report(metrics_dir: str | Path = "metrics", processed: str | Path = "data/processed", sr: str | Path = "data/sr",
-           examples: int = 4) -> str:
+           examples: int = 4, segmentation: str | Path = "data/segmentation", seg_examples: int = 3) -> str:
     """The figures (examples.png from the test images and evaluate's SR images in `sr`, frc_curves.png,
-    metric_distributions.png, segmentation_scores.png) from what evaluate and segment wrote, then report.md;
-    returns it. `examples`: test images in examples.png."""
+    metric_distributions.png, segmentation_overlay.png from segment's label images in `segmentation`,
+    segmentation_scores.png) from what evaluate and segment wrote, then report.md; returns it. `examples`,
+    `seg_examples`: test images in examples.png and in the overlay."""
     metrics_dir = Path(metrics_dir)
     for csv in ("evaluate_per_image.csv", "segment_per_image.csv"):
         if not (metrics_dir / csv).is_file():
@@ -242,9 +243,30 @@ def report(metrics_dir: str | Path = "metrics", processed: str | Path = "data/pr
                            {m: np.array(c) for m, c in frc["curves"].items()}, frc["threshold"], frc["scale"])
     figures.metric_distributions(metrics_dir / "metric_distributions.png", images, list(images["method"].unique()))
     seg = pd.read_csv(metrics_dir / "segment_per_image.csv")
+    reference = _load(metrics_dir / "segment.json").get("reference", {})
     segmentation_figures.score_boxplots(metrics_dir / "segmentation_scores.png", seg, list(seg["method"].unique()),
-                                        _load(metrics_dir / "segment.json").get("reference", {}))
+                                        reference)
+    shown = figures.pick_examples([it.id for it in items],
+                                  seg[seg["method"] == "msrgan"].set_index("id")["nuclei_dice"], seg_examples)
+    segmentation_figures.overlay(metrics_dir / "segmentation_overlay.png",
+                                 [overlay_row(items[i], Path(sr), Path(segmentation), reference) for i in shown],
+                                 reference)
     return write_report(metrics_dir)
+
+
+def overlay_row(item, sr: Path, segmentation: Path, reference: dict) -> tuple:
+    """(id, images, labels, reference labels) of one test image for the segmentation overlay, from the files."""
+    def labels(method: str, target: str) -> np.ndarray:
+        path = segmentation / method / f"{item.id}_{target}.png"
+        if not path.is_file():
+            fail(f"{path}: not found (run the segment stage again)")
+        return read_image(path)
+    methods = ("hr", "bicubic", "srresnet", "msrgan")
+    images = {"hr": read_png_rgb(item.hr), **{m: read_png_rgb(sr / m / f"{item.id}.png") for m in methods[1:]}}
+    found = {m: {t: labels(m, t) for t in ("nuclei", "cells")} for m in methods}
+    truth = {"nuclei": item.nuclei_mask, "cells": item.cell_mask}
+    refs = {t: read_image(truth[t]) if reference.get(t) == "truth" else found["hr"][t] for t in ("nuclei", "cells")}
+    return item.id, images, found, refs
 
 
 def write_report(metrics_dir: str | Path = "metrics") -> str:

@@ -10,10 +10,9 @@ import pandas as pd  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
 from skimage.segmentation import find_boundaries  # noqa: E402
 
-from msrgan.evaluation.figures import method_boxes, name, pick_examples, save  # noqa: E402
+from msrgan.evaluation.figures import method_boxes, name, save  # noqa: E402
 from msrgan.segmentation.scores import dice, object_f1  # noqa: E402
 
-pick_by_score = pick_examples
 NUCLEUS_LINE = np.array([0, 255, 255], np.uint8)    # cyan
 CELL_LINE = np.array([255, 230, 0], np.uint8)       # yellow
 UP = 4                                              # drawn at 4x so the outlines are thin next to the objects
@@ -30,12 +29,15 @@ def outline(image: np.ndarray, nuclei: np.ndarray, cells: np.ndarray) -> np.ndar
     return big
 
 
-def overlay(path, examples, reference: dict[str, str]) -> None:
-    """One row per example: reference | HR | Bicubic | SRResNet | mSRGAN with the segmentation outlines."""
+def overlay(path, examples, reference: dict) -> None:
+    """One row per example (id, {method: RGB image}, {method: {"nuclei"/"cells": labels}}, {target: reference
+    labels}): reference | HR | Bicubic | SRResNet | mSRGAN with the segmentation outlines. `reference`:
+    segment.json's (what each target is scored against, and the IoU of an object match)."""
+    iou = reference.get("match_iou", 0.5)
     cols = ["reference", "hr", "bicubic", "srresnet", "msrgan"]
     fig, axes = plt.subplots(len(examples), len(cols), figsize=(2.6 * len(cols), 3.1 * len(examples)),
                              squeeze=False, layout="constrained")
-    truth = all(v == "truth" for v in reference.values())
+    truth = all(reference.get(t) == "truth" for t in ("nuclei", "cells"))
     for r, (fid, images, labels, refs) in enumerate(examples):
         for c, col in enumerate(cols):
             ax = axes[r, c]
@@ -47,9 +49,9 @@ def overlay(path, examples, reference: dict[str, str]) -> None:
                 title = name(col)
                 if not (col == "hr" and not truth):
                     ax.set_xlabel(f"nuclei Dice {dice(labels[col]['nuclei'], refs['nuclei']):.2f} "
-                                  f"F1 {object_f1(labels[col]['nuclei'], refs['nuclei']):.2f}\n"
+                                  f"F1 {object_f1(labels[col]['nuclei'], refs['nuclei'], iou):.2f}\n"
                                   f"cells Dice {dice(labels[col]['cells'], refs['cells']):.2f} "
-                                  f"F1 {object_f1(labels[col]['cells'], refs['cells']):.2f}", fontsize=8)
+                                  f"F1 {object_f1(labels[col]['cells'], refs['cells'], iou):.2f}", fontsize=8)
             if r == 0:
                 ax.set_title(title, fontsize=10)
             if c == 0:

@@ -1,5 +1,5 @@
-"""The segment stage: segment HR and every method's SR images the same way, score them against the reference,
-test the differences, draw the figures and write the report."""
+"""The segment stage: segment HR and every method's SR images the same way, keep the label images, score them
+against the reference and test the differences (the report stage draws the figures)."""
 from __future__ import annotations
 
 import json
@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from msrgan.atomic import atomic_path, write_text
+from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.errors import fail
-from msrgan.evaluation.testset import load_test_split
-from msrgan.imageio import read_image, read_png_rgb
-from msrgan.segmentation import figures
+from msrgan.evaluation.testset import TestImage, load_test_split
+from msrgan.imageio import read_image, read_png_rgb, write_png
+from msrgan.params import Segment
 from msrgan.segmentation.scores import scores
 from msrgan.segmentation.segment import segment
 from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
@@ -30,9 +30,10 @@ def _mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(np.int32)
 
 
-def segment_study(params, seed: int, processed: str | Path = "data/processed", sr_dir: str | Path = "data/sr",
-                  metrics_dir: str | Path = "metrics") -> pd.DataFrame:
-    """Write metrics/segment.json, segment_tests.json, segment_per_image.csv, the overlay and score figures and metrics/report.md."""
+def segment_study(params: Segment, seed: int, processed: str | Path = "data/processed", sr_dir: str | Path = "data/sr",
+                  metrics_dir: str | Path = "metrics", labels_out: str | Path = "data/segmentation") -> pd.DataFrame:
+    """Write `labels_out`/<method>/<id>_{nuclei,cells}.png (uint16 label images), metrics/segment.json,
+    segment_tests.json and segment_per_image.csv; return the per-image table."""
     sr_dir, metrics_dir = Path(sr_dir), Path(metrics_dir)
     items = load_test_split(processed)
     # the truth where every test image has it, else the segmentation of HR (said in the output)
@@ -40,32 +41,10 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
                  "cells": "truth" if all(it.cell_mask for it in items) else "hr_segmentation"}
     methods = (("hr",) if "truth" in reference.values() else ()) + SR_METHODS
 
-    rows, shown = [], {}
-    for item in tqdm(items, desc="segment", leave=False):
-        hr = read_png_rgb(item.hr)
-        images = {"hr": hr}
-        for m in SR_METHODS:
-            path = sr_dir / m / f"{item.id}.png"
-            if not path.is_file():
-                fail(f"{path}: SR image missing (run the evaluate stage first)")
-            images[m] = read_png_rgb(path)
-            if images[m].shape != hr.shape:
-                fail(f"{path}: size {images[m].shape[:2]} differs from HR {hr.shape[:2]}")
-        labels = {m: dict(zip(TARGETS, segment(im, params.nuclei, params.cells))) for m, im in images.items()}
-        refs = {
-            "nuclei": _mask(item.nuclei_mask, hr.shape[:2]) if reference["nuclei"] == "truth" else labels["hr"]["nuclei"],
-            "cells": _mask(item.cell_mask, hr.shape[:2]) if reference["cells"] == "truth" else labels["hr"]["cells"],
-        }
-        for m in methods:
-            row = {"id": item.id, "method": m}
-            for target in TARGETS:
-                if m == "hr" and reference[target] != "truth":
-                    values = dict.fromkeys(("dice", "iou", "f1", "count", "count_ref", "count_error"), np.nan)
-                else:
-                    values = scores(labels[m][target], refs[target], params.match_iou)
-                row.update({f"{target}_{k}": v for k, v in values.items()})
-            rows.append(row)
-        shown[item.id] = (images, labels, refs)
+    rows = []
+    with atomic_dir(labels_out) as kept:
+        for item in tqdm(items, desc="segment", leave=False):
+            rows += segment_item(item, params, sr_dir, reference, methods, kept)
     table = pd.DataFrame(rows)
 
     score_columns = [f"{t}_{s}" for t in TARGETS for s in SCORES]
@@ -89,8 +68,38 @@ def segment_study(params, seed: int, processed: str | Path = "data/processed", s
                           indent=2, allow_nan=False) + "\n")
     with atomic_path(metrics_dir / "segment_per_image.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    ids = [it.id for it in items]
-    chosen = figures.pick_by_score(ids, table[table["method"] == "msrgan"].set_index("id")["nuclei_dice"],
-                                   params.examples)
-    figures.overlay(metrics_dir / "segmentation_overlay.png", [(ids[i], *shown[ids[i]]) for i in chosen], reference)
     return table
+
+
+def segment_item(item: TestImage, params: Segment, sr_dir: Path, reference: dict[str, str], methods: tuple[str, ...],
+                 kept: Path) -> list[dict]:
+    """Segment one test image's HR and SR versions, write their label images under `kept`, return one score row
+    per method."""
+    hr = read_png_rgb(item.hr)
+    images = {"hr": hr}
+    for m in SR_METHODS:
+        path = sr_dir / m / f"{item.id}.png"
+        if not path.is_file():
+            fail(f"{path}: SR image missing (run the evaluate stage first)")
+        images[m] = read_png_rgb(path)
+        if images[m].shape != hr.shape:
+            fail(f"{path}: size {images[m].shape[:2]} differs from HR {hr.shape[:2]}")
+    labels = {m: dict(zip(TARGETS, segment(im, params.nuclei, params.cells))) for m, im in images.items()}
+    refs = {
+        "nuclei": _mask(item.nuclei_mask, hr.shape[:2]) if reference["nuclei"] == "truth" else labels["hr"]["nuclei"],
+        "cells": _mask(item.cell_mask, hr.shape[:2]) if reference["cells"] == "truth" else labels["hr"]["cells"],
+    }
+    for m, found in labels.items():
+        for target, label in found.items():
+            write_png(kept / m / f"{item.id}_{target}.png", label.astype(np.uint16))
+    rows = []
+    for m in methods:
+        row = {"id": item.id, "method": m}
+        for target in TARGETS:
+            if m == "hr" and reference[target] != "truth":
+                values = dict.fromkeys(("dice", "iou", "f1", "count", "count_ref", "count_error"), np.nan)
+            else:
+                values = scores(labels[m][target], refs[target], params.match_iou)
+            row.update({f"{target}_{k}": v for k, v in values.items()})
+        rows.append(row)
+    return rows
