@@ -73,7 +73,7 @@ class Merge(Section):
 
 
 # ---------------------------------------------------------------- prepare
-class Split(Section):
+class SplitFractions(Section):
     val: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.15, ge=0, lt=1)
 
@@ -84,7 +84,7 @@ class Prepare(Section):
     scale: int = Field(4, ge=2)
     hr_interpolation: Literal["cubic", "area"] = "cubic"
     tile_min_foreground: float = Field(0.05, ge=0, le=1)   # tiles mode: skip tiles with less signal than this
-    split: Split = Split()
+    split: SplitFractions = SplitFractions()
 
 
 # ---------------------------------------------------------------- training: train_vgg, train_srresnet, train_srgan

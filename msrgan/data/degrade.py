@@ -1,4 +1,5 @@
-"""How an LR image is made from its HR image: the one definition that prepare, evaluate and upscale share."""
+"""How an LR image is made from its HR image, and the classical way back: the one definition of each that prepare,
+training's validation, evaluate and upscale share."""
 from __future__ import annotations
 
 import cv2
@@ -9,3 +10,10 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     """The LR input exactly as the original mSRGAN made it: bicubic, no antialiasing."""
     h, w = hr.shape[:2]
     return cv2.resize(hr, (w // scale, h // scale), interpolation=cv2.INTER_CUBIC)
+
+
+def upscale(lr: np.ndarray, scale: int, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """The classical reference upscaling (H x W[ x C] -> sH x sW[ x C], same dtype): OpenCV bicubic by default, the
+    "bicubic" of evaluate's tables and of the trainers' validation gain; `interpolation` another cv2 flag."""
+    h, w = lr.shape[:2]
+    return cv2.resize(lr, (w * scale, h * scale), interpolation=interpolation)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from msrgan.data.degrade import upscale as classical
 from msrgan.errors import fail
 from msrgan.upscale.upscaler import load_upscaler
 
@@ -15,7 +16,7 @@ Upscaler = Callable[[list[np.ndarray]], list[np.ndarray]]  # LR images (HxWx3 ui
 
 def interpolation(flag: int, scale: int) -> Upscaler:
     def upscale(images: list[np.ndarray]) -> list[np.ndarray]:
-        return [cv2.resize(im, (im.shape[1] * scale, im.shape[0] * scale), interpolation=flag) for im in images]
+        return [classical(im, scale, flag) for im in images]
     return upscale
 
 

@@ -14,15 +14,17 @@ from msrgan.models.modelfile import load_model, save_model
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    channels: int = 64
-    head: str = "dense"          # dense | gap
-    dense: int = 1024
+    """The architecture; no defaults here: train_srgan.discriminator in params.yaml (the typed params) holds them
+    (the paper: channels 64, head dense, dense 1024)."""
+    channels: int                # first conv width, doubled every two blocks
+    head: str                    # dense | gap
+    dense: int                   # hidden units of the head
     input_size: int = 96         # HR side; the dense head's input size depends on it
     in_channels: int = 3
 
 
 class Discriminator(nn.Module):
-    def __init__(self, config: DiscriminatorConfig = DiscriminatorConfig()):
+    def __init__(self, config: DiscriminatorConfig):
         super().__init__()
         if config.head not in ("dense", "gap"):
             raise ValueError(f"head must be dense or gap, got {config.head!r}")

@@ -18,6 +18,7 @@ import torch
 from msrgan.classes import N_CLASSES, parse_labels
 from msrgan.errors import fail
 from msrgan.imageio import read_png_rgb
+from msrgan.params import Training
 
 
 @dataclass
@@ -135,14 +136,14 @@ def random_crop(hr: torch.Tensor, lr: torch.Tensor, lr_size: int, generator: tor
     return hr_out, lr_out
 
 
-def training_batch(data: Split, params, iteration: int, seed: int, rank: int = 0, world: int = 1,
-                   with_lr: bool = True):
-    """(HR, LR, labels) float batch for this rank and iteration, augmented and cropped per params."""
+def training_batch(data: Split, params: Training, iteration: int, seed: int, rank: int = 0, world: int = 1,
+                   with_lr: bool = True, crop: int = 0):
+    """(HR, LR, labels) float batch for this rank and iteration: params.batch_size images, augmented per
+    params.augment, and with an LR crop side `crop` > 0 aligned random LR/HR crops."""
     idx = batch_indices(len(data), params.batch_size, iteration, seed, rank, world)
     g = torch.Generator().manual_seed((seed * 7919 + iteration) * 131 + rank)
     hr = to_float(data.hr[idx])
     lr = to_float(data.lr[idx]) if with_lr else None
-    crop = getattr(params, "crop", 0)
     if with_lr and crop:
         hr, lr = random_crop(hr, lr, crop, g)
     hr, *rest = augment([hr] + ([lr] if with_lr else []), params.augment, g)

@@ -26,8 +26,8 @@ from msrgan.train.distributed import World, distributed
 @dataclass
 class LoopResult:
     history: list[dict]
-    best_step: int
-    best: dict               # validation metrics of the kept weights
+    selected_step: int       # the iteration whose weights the model holds at the end (select: best or last)
+    selected: dict           # validation metrics of those weights
     last: dict               # validation metrics at the final iteration
     resumed_from: int        # 0 for a fresh run
     seconds_per_iteration: float | None  # measured in this process, None when nothing was left to run

@@ -11,6 +11,7 @@ from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generato
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save_discriminator
 from msrgan.models.generator import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
+from msrgan.params import TrainSRGAN
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
 from msrgan.train.dataset import fingerprint, normalisation, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
@@ -33,12 +34,12 @@ class GanParts:
     grad_clip: float = 0.0          # max gradient norm of each network per step (0: none)
 
 
-def gan_step(p: GanParts, hr: torch.Tensor, lr: torch.Tensor, rt) -> dict[str, float]:
+def gan_step(p: GanParts, hr: torch.Tensor, lr_image: torch.Tensor, rt) -> dict[str, float]:
     """One GAN iteration: a generator update against the current discriminator, then a discriminator update on
     the same batch. Returns the losses (unweighted terms) and the discriminator's mean outputs."""
     n = hr.shape[0]
     with rt.autocast():
-        sr = p.g_net(lr)
+        sr = p.g_net(lr_image)
     # generator step: the discriminator judges but is not updated (its plain module: no gradient sync needed)
     d_real = d_fake = None
     if p.weights.adversarial:
@@ -67,7 +68,7 @@ def gan_step(p: GanParts, hr: torch.Tensor, lr: torch.Tensor, rt) -> dict[str, f
             "d_fake": probs[n:].mean().item()}
 
 
-def train_srgan(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
+def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
                 checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """GAN training from models/srresnet.pt with the frozen models/minivgg.pt; writes generator.pt,
     discriminator.pt and metrics/train_srgan.json."""
@@ -93,8 +94,8 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
                          params.grad_clip)
 
         def step(it: int) -> dict[str, float]:
-            hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size)
-            out = gan_step(parts, rt.batch(hr), rt.batch(lr), rt)
+            hr, lr_image, _ = training_batch(train, params, it, seed, world.rank, world.size, crop=params.crop)
+            out = gan_step(parts, rt.batch(hr), rt.batch(lr_image), rt)
             sched_g.step()
             sched_d.step()
             return out
@@ -112,8 +113,8 @@ def train_srgan(params, seed: int, *, processed="data/processed", models="data/m
         if world.main:
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
             summary["loss"] = loss.model_dump(mode="json")
-            save_generator(models / "generator.pt", generator, stage=STAGE, val=result.best,
-                           selected_iteration=result.best_step, loss=summary["loss"], **normalisation(processed))
+            save_generator(models / "generator.pt", generator, stage=STAGE, val=result.selected,
+                           selected_iteration=result.selected_step, loss=summary["loss"], **normalisation(processed))
             save_discriminator(models / "discriminator.pt", disc, stage=STAGE)
             live.image("val_samples.png", sample_strip(generator, val, rt))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")

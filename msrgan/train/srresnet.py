@@ -7,6 +7,7 @@ import torch
 
 from msrgan.losses import mse
 from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.params import TrainSRResNet
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import fingerprint, normalisation, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
@@ -15,7 +16,7 @@ from msrgan.train.validation import bicubic_metrics, generator_summary, sample_s
 STAGE = "train_srresnet"
 
 
-def train_srresnet(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
+def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
                    checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
@@ -26,7 +27,7 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(params))
 
         def step(it: int) -> dict[str, float]:
-            hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size)
+            hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size, crop=params.crop)
             with rt.autocast():
                 sr = net(rt.batch(lr))
             loss = mse(sr, rt.batch(hr))
@@ -46,8 +47,8 @@ def train_srresnet(params, seed: int, *, processed="data/processed", models="dat
         summary = {"weights_sha": weights_digest(model)}
         if world.main:
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
-            save_generator(Path(models) / "srresnet.pt", model, stage=STAGE, val=result.best,
-                           selected_iteration=result.best_step, **normalisation(processed))
+            save_generator(Path(models) / "srresnet.pt", model, stage=STAGE, val=result.selected,
+                           selected_iteration=result.selected_step, **normalisation(processed))
             live.image("val_samples.png", sample_strip(model, val, rt))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
 

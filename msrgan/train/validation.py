@@ -1,5 +1,5 @@
-"""Validation of a generator: PSNR and SSIM as scikit-image defines them (RGB uint8, data range 255), and a
-side-by-side sample strip for dvclive."""
+"""Validation of a generator: PSNR and SSIM as scikit-image defines them (RGB uint8, data range 255), against the
+same OpenCV bicubic reference as evaluate's tables, and a side-by-side sample strip for dvclive."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,19 +9,23 @@ import torch
 import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from msrgan.data.degrade import upscale
 from msrgan.train.dataset import Split, to_float, to_uint8
 from msrgan.train.device import Runtime
 
 
-def image_metrics(sr: np.ndarray, hr: np.ndarray) -> tuple[float, float]:
-    """Mean PSNR and SSIM over N x H x W x 3 uint8 arrays."""
-    psnr = [peak_signal_noise_ratio(h, s, data_range=255) for s, h in zip(sr, hr)]
-    ssim = [structural_similarity(h, s, data_range=255, channel_axis=-1) for s, h in zip(sr, hr)]
+def mean_psnr_ssim(hr: np.ndarray, sr: np.ndarray) -> tuple[float, float]:
+    """Mean PSNR (dB) and SSIM over N x H x W x 3 uint8 arrays, the reference first (as scikit-image and
+    msrgan.evaluation.metrics take them)."""
+    psnr = [peak_signal_noise_ratio(h, s, data_range=255) for h, s in zip(hr, sr)]
+    ssim = [structural_similarity(h, s, data_range=255, channel_axis=-1) for h, s in zip(hr, sr)]
     return float(np.mean(psnr)), float(np.mean(ssim))
 
 
-def bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+def bicubic(data: Split) -> np.ndarray:
+    """The LR tiles of `data` upscaled by evaluate's bicubic (OpenCV): N x sH x sW x 3 uint8."""
+    scale = data.hr.shape[-1] // data.lr.shape[-1]
+    return np.stack([upscale(np.ascontiguousarray(lr), scale) for lr in data.lr.permute(0, 2, 3, 1).numpy()])
 
 
 @torch.no_grad()
@@ -45,7 +49,7 @@ def super_resolve(generator: torch.nn.Module, lr_uint8: torch.Tensor, rt: Runtim
 
 
 def validate_generator(generator: torch.nn.Module, data: Split, rt: Runtime) -> dict[str, float]:
-    psnr, ssim = image_metrics(super_resolve(generator, data.lr, rt), hr_uint8(data))
+    psnr, ssim = mean_psnr_ssim(hr_uint8(data), super_resolve(generator, data.lr, rt))
     return {"psnr": psnr, "ssim": ssim}
 
 
@@ -54,8 +58,8 @@ def hr_uint8(data: Split) -> np.ndarray:
 
 
 def bicubic_metrics(data: Split) -> dict[str, float]:
-    scale = data.hr.shape[-1] // data.lr.shape[-1]
-    psnr, ssim = image_metrics(to_uint8(bicubic(to_float(data.lr), scale)), hr_uint8(data))
+    """PSNR and SSIM of the bicubic reference on `data`: what a generator's validation gain is measured against."""
+    psnr, ssim = mean_psnr_ssim(hr_uint8(data), bicubic(data))
     return {"psnr": psnr, "ssim": ssim}
 
 
@@ -65,7 +69,7 @@ def sample_strip(generator: torch.nn.Module, data: Split, rt: Runtime, n: int = 
     scale = data.hr.shape[-1] // data.lr.shape[-1]
     lr = data.lr[:n]
     nearest = to_uint8(F.interpolate(to_float(lr), scale_factor=scale, mode="nearest"))
-    cubic = to_uint8(bicubic(to_float(lr), scale))
+    cubic = bicubic(data)[:n]
     sr = super_resolve(generator, lr, rt)
     hr = hr_uint8(data)[:n]
     rows = [np.concatenate([a, b, c, d], axis=1) for a, b, c, d in zip(nearest, cubic, sr, hr)]
@@ -75,9 +79,9 @@ def sample_strip(generator: torch.nn.Module, data: Split, rt: Runtime, n: int = 
 def generator_summary(result, params, bicubic: dict, rt, world_size: int) -> dict:
     """What metrics/<stage>.json says about a generator run (validation split only: the test split is evaluate's)."""
     return {
-        "val": result.best, "val_last": result.last, "val_bicubic": bicubic,
-        "val_psnr_gain_db": result.best["psnr"] - bicubic["psnr"] if result.best else None,
-        "selected_iteration": result.best_step, "select": params.select, "iterations": params.iterations,
+        "val": result.selected, "val_last": result.last, "val_bicubic": bicubic,
+        "val_psnr_gain_db": result.selected["psnr"] - bicubic["psnr"] if result.selected else None,
+        "selected_iteration": result.selected_step, "select": params.select, "iterations": params.iterations,
         "rollbacks": len(result.rollbacks), "rollback_events": result.rollbacks,
         "device": str(rt.device), "precision": "bf16" if rt.dtype else "fp32", "world_size": world_size,
     }

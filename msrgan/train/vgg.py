@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from msrgan.classes import CLASSES
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
+from msrgan.params import TrainVGG
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import Split, fingerprint, load_split, training_batch
 from msrgan.train.device import Runtime
@@ -26,7 +27,7 @@ def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -
     return torch.cat(probabilities).numpy()
 
 
-def train_vgg(params, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
+def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
               checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train, keep the best-val-mAP weights, write minivgg.pt and metrics/train_vgg.json (test split scores)."""
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
@@ -63,10 +64,10 @@ def train_vgg(params, seed: int, *, processed="data/processed", models="data/mod
         if world.main:
             test = load_split(processed, "test")
             report = classification_report(predict(model, test, rt), test.labels.numpy(), params.threshold, CLASSES)
-            summary |= {"test": report, "val": result.best, "selected_iteration": result.best_step,
+            summary |= {"test": report, "val": result.selected, "selected_iteration": result.selected_step,
                        "iterations": params.iterations, "rollbacks": len(result.rollbacks),
                        "rollback_events": result.rollbacks, "device": str(rt.device),
                        "precision": "bf16" if rt.dtype else "fp32", "world_size": world.size}
-            save_minivgg(Path(models) / "minivgg.pt", model, stage=STAGE, val=result.best,
-                         selected_iteration=result.best_step, hr_size=int(train.hr.shape[-1]))
+            save_minivgg(Path(models) / "minivgg.pt", model, stage=STAGE, val=result.selected,
+                         selected_iteration=result.selected_step, hr_size=int(train.hr.shape[-1]))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
