@@ -107,6 +107,16 @@ class Generator(nn.Module):
         return out
 
 
+def receptive_radius(config: GeneratorConfig) -> int:
+    """How far, in LR pixels, an output pixel's receptive field reaches (rounded up): the 9x9 head, two 3x3 convs per
+    block, the 3x3 neck, each x2 step's 3x3 conv at its own resolution (before the shuffle, or after the resize) and
+    the 9x9 tail at the output's. The paper's 16-block network: 40; the default 8-block one: 23. Tiles that overlap
+    by this much see all of it for every pixel they keep."""
+    steps = int(math.log2(config.scale))
+    upsampling = sum(1 / 2 ** (i + (config.upsample == "resize")) for i in range(steps))
+    return math.ceil(4 + 2 * config.blocks + 1 + upsampling + 4 / config.scale)
+
+
 def save_generator(path: str | os.PathLike, model: Generator, **meta) -> None:
     """Everything inference needs in one file: architecture, weights, and metadata (normalisation, ...)."""
     save_model(path, "generator", model, **meta)

@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
     parser.add_argument("--tile", type=int, default=256, help="tile side in input pixels (default 256)")
-    parser.add_argument("--overlap", type=int, default=24, help="tile overlap in input pixels (default 24)")
+    parser.add_argument("--overlap", type=int, default=None,
+                        help="tile overlap in input pixels (default: the generator's receptive-field radius)")
     parser.add_argument("--batch", type=int, default=0, help="tiles per forward pass (default: 1 on CPU, 8 on CUDA)")
     parser.add_argument("--consistency-map", action="store_true",
                         help="also write <output>.consistency.png (and .txt): where the output, downscaled again "

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from msrgan.errors import fail
+from msrgan.models.generator import receptive_radius
 from msrgan.upscale.channels import Pass, mixing, parse_channels, pass_input, plan_passes
 from msrgan.upscale.consistency import Consistency, heat_map, redownscale_error
 from msrgan.upscale.inference import load_for_inference, predictor
@@ -22,7 +23,7 @@ class Upscaler:
     width: int                   # generator input channels (3)
     chosen: list[Pass] | None    # --channels: None = default per channel count
     tile: int = 256
-    overlap: int = 24
+    overlap: int = 24           # LR pixels two tiles share (load_upscaler: the receptive-field radius)
     batch: int = 1
 
     def grey(self, planes: np.ndarray) -> bool:
@@ -136,15 +137,21 @@ class Upscaler:
 
 
 def load_upscaler(model: str, device: str = "auto", precision: str = "auto", channels: str = "auto",
-                  tile: int = 256, overlap: int = 24, batch: int = 0) -> Upscaler:
-    """The generator file `model` ready to upscale; UserError naming the option for a bad model or setting."""
+                  tile: int = 256, overlap: int | None = None, batch: int = 0) -> Upscaler:
+    """The generator file `model` ready to upscale; UserError naming the option for a bad model or setting.
+    `overlap` None: the generator's receptive-field radius (receptive_radius), so tiles blend without seams."""
     if tile < 16:
         fail(f"--tile: at least 16 input pixels, got {tile}")
-    if not 0 <= 3 * overlap <= tile:
+    if overlap is not None and not 0 <= 3 * overlap <= tile:
         fail(f"--overlap: between 0 and a third of --tile ({tile // 3}), got {overlap}")
     if batch < 0:
         fail(f"--batch: must be positive, got {batch}")
     generator, meta, runtime = load_for_inference(model, device, precision)
+    if overlap is None:
+        overlap = receptive_radius(generator.config)
+        if 3 * overlap > tile:
+            fail(f"--tile: this generator sees {overlap} input pixels around each one, so tiles need at least "
+                 f"{3 * overlap} pixels (or set a smaller --overlap), got {tile}")
     width = generator.config.in_channels
     return Upscaler(predictor(generator, runtime), meta, generator.config.scale, width,
                     parse_channels(channels, width), tile, overlap,
