@@ -110,8 +110,10 @@ class Generator(nn.Module):
 def receptive_radius(config: GeneratorConfig) -> int:
     """How far, in LR pixels, an output pixel's receptive field reaches (rounded up): the 9x9 head, two 3x3 convs per
     block, the 3x3 neck, each x2 step's 3x3 conv at its own resolution (before the shuffle, or after the resize) and
-    the 9x9 tail at the output's. The paper's 16-block network: 40; the default 8-block one: 23. Tiles that overlap
-    by this much see all of it for every pixel they keep."""
+    the 9x9 tail at the output's. The paper's 16-block network: 40; the default 8-block one: 23. As the tiles'
+    overlap, it keeps the pixels a tile contributes close to untiled ones (the blend's weights are small where a
+    tile's view is cut short): a paper-size network differs from its untiled output by under 0.1 of an 8-bit level
+    (tests/test_upscale_tiling.py)."""
     steps = int(math.log2(config.scale))
     upsampling = sum(1 / 2 ** (i + (config.upsample == "resize")) for i in range(steps))
     return math.ceil(4 + 2 * config.blocks + 1 + upsampling + 4 / config.scale)
