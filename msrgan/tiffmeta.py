@@ -1,6 +1,6 @@
 """TIFF pixels with their axes (msrgan.imageio's reader for TIFF), and the metadata an upscaled copy should carry:
-pixel size (resolution tags, ImageJ unit/origin, OME PhysicalSizeX/Y) scaled by 1/scale, channel names and colours, ImageJ/OME axes, display ranges,
-photometric interpretation and a lossless compression like the input's."""
+pixel size (resolution tags, ImageJ unit/origin, OME PhysicalSizeX/Y) scaled by 1/scale, channel names and colours,
+ImageJ/OME axes, display ranges, photometric interpretation and a lossless compression like the input's."""
 from __future__ import annotations
 
 import io

@@ -82,6 +82,6 @@ def test_the_paper_overlay_names_real_keys_with_valid_values():
             node = node[part]
         assert leaf in node, f"{key}: not a key of params.yaml"
         node[leaf] = yaml.safe_load(value)
-    for section in ("train_vgg", "train_srresnet", "train_srgan"):
-        parse_section(section, raw[section])
+    for name in ("train_vgg", "train_srresnet", "train_srgan"):
+        parse_section(name, raw[name])
     assert raw["train_srresnet"]["norm"] == "batch" and raw["train_srresnet"]["upsample"] == "shuffle"

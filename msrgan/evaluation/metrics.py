@@ -163,8 +163,9 @@ def flat_field_pattern(upscale: Callable[[list[np.ndarray]], list[np.ndarray]], 
                        margin: int = 48) -> float:
     """The largest grid-pattern RMS (8-bit levels, `grid_pattern`) that `upscale` (LR H x W x 3 uint8 images -> SR
     ones) puts on flat fields of FLAT_LEVELS, `size` LR pixels square; the outer `margin` LR pixels are left out so
-    that the border's zero padding does not count (48: more than the paper-size generator's receptive radius, 40). A flat input has nothing at the grid's frequencies: anything
-    there is the upscaler's own pattern (bicubic: 0; a sub-pixel checkerboard: its amplitude)."""
+    that the border's zero padding does not count (48: more than the paper-size generator's receptive radius, 40). A
+    flat input has nothing at the grid's frequencies: anything there is the upscaler's own pattern (bicubic: 0; a
+    sub-pixel checkerboard: its amplitude)."""
     fields = [np.broadcast_to(np.array(level, np.uint8), (size, size, 3)).copy() for level in FLAT_LEVELS]
     worst = 0.0
     for sr in upscale(fields):

@@ -68,8 +68,8 @@ def gan_step(p: GanParts, hr: torch.Tensor, lr_image: torch.Tensor, rt) -> dict[
             "d_fake": probs[n:].mean().item()}
 
 
-def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
-                checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", models="data/models",
+                metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """GAN training from models/srresnet.pt with the frozen models/minivgg.pt; writes generator.pt,
     discriminator.pt and metrics/train_srgan.json."""
     models = Path(models)

@@ -16,8 +16,8 @@ from msrgan.train.validation import bicubic_metrics, generator_summary, sample_s
 STAGE = "train_srresnet"
 
 
-def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
-                   checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processed", models="data/models",
+                   metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
         scale = train.hr.shape[-1] // train.lr.shape[-1]

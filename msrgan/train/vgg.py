@@ -27,8 +27,8 @@ def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -
     return torch.cat(probabilities).numpy()
 
 
-def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models="data/models", metrics="metrics",
-              checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models="data/models",
+              metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train, keep the best-val-mAP weights, write minivgg.pt and metrics/train_vgg.json (test split scores)."""
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
         model = rt.model(MiniVGG(MiniVGGConfig(params.width, len(CLASSES), params.dropout)))

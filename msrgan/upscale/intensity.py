@@ -4,8 +4,8 @@
 generator's `percentiles` metadata) of a seeded pixel sample: msrgan.data.merge's window (its function, percentiles
 and sample size; the sample is seeded by the channel index, since a user's file has no field id, so fields of more
 than `sample_pixels` pixels get a window within sampling noise of merge's, smaller ones exactly merge's); on output
-the inverse affine maps back to 16 bit, so intensities stay comparable with the input. The clip would flatten the brightest and
-darkest 0.1% of pixels, so what it cut off is bicubic-upscaled and added back on output.
+the inverse affine maps back to 16 bit, so intensities stay comparable with the input. The clip would flatten the
+brightest and darkest 0.1% of pixels, so what it cut off is bicubic-upscaled and added back on output.
 """
 from __future__ import annotations
 
