@@ -2,7 +2,7 @@
 
 Compares the headline figures of metrics/evaluate.json and metrics/segment.json in the working tree with those of a
 git revision (default HEAD), each within a tolerance, and checks the study's conclusions on this run: SRResNet and
-mSRGAN above bicubic on PSNR and SSIM. The tolerances are several times the spread that benchmarks/robustness.py
+mSRGAN above bicubic on PSNR and SSIM, and no checkerboard on flat fields. The tolerances are several times the spread that benchmarks/robustness.py
 measured over seeds, precisions, thread counts and machines, and smaller than a collapse (README, "Reproducibility").
 """
 from __future__ import annotations
@@ -57,8 +57,12 @@ def compare(published: dict[str, dict], run: dict[str, dict]) -> list[Finding]:
     return findings
 
 
+FLAT_GRID_LEVELS = 1.0   # 8-bit levels: the most grid pattern a generator may put on a flat field (no checkerboard)
+
+
 def conclusions(run: dict[str, dict]) -> list[str]:
-    """The study's conclusions that this run contradicts (empty: all hold): SR above bicubic on PSNR and SSIM."""
+    """The study's conclusions that this run contradicts (empty: all hold): SR above bicubic on PSNR and SSIM, and
+    no visible checkerboard on flat fields (evaluate's flat_grid_pattern below FLAT_GRID_LEVELS, where reported)."""
     scores = run.get("evaluate.json", {})
     broken = []
     for method in ("srresnet", "msrgan"):
@@ -66,6 +70,10 @@ def conclusions(run: dict[str, dict]) -> list[str]:
             mine, base = scores.get(method, {}).get(metric), scores.get("bicubic", {}).get(metric)
             if mine is None or base is None or not mine > base:
                 broken.append(f"{method} is not above bicubic on {metric} ({mine} vs {base})")
+        flat = scores.get(method, {}).get("flat_grid_pattern")
+        if flat is not None and not flat < FLAT_GRID_LEVELS:
+            broken.append(f"{method} puts a grid pattern of {flat:.2f} 8-bit levels on flat fields "
+                          f"(at most {FLAT_GRID_LEVELS:g})")
     return broken
 
 
@@ -114,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
               f"metrics moved beyond tolerance, {len(broken)} conclusion(s) broken")
         return 1
     print(f"this run reproduces the study at {args.published}: {len(findings)} metrics within tolerance, "
-          f"SRResNet and mSRGAN above bicubic on PSNR and SSIM")
+          f"SRResNet and mSRGAN above bicubic on PSNR and SSIM, no checkerboard on flat fields")
     return 0

@@ -61,6 +61,18 @@ def test_a_broken_conclusion_fails_even_within_tolerance(tmp_path, monkeypatch, 
     assert "BROKEN msrgan is not above bicubic on ssim" in capsys.readouterr().out
 
 
+def test_a_checkerboard_on_flat_fields_breaks_the_study(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    published_repo(tmp_path, monkeypatch)
+    now = json.loads(json.dumps(EVALUATE))
+    now["srresnet"]["flat_grid_pattern"] = 0.0
+    now["msrgan"]["flat_grid_pattern"] = 9.3         # what the old sub-pixel generator did
+    write(tmp_path, now, SEGMENT)
+    assert main(["check-repro"]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN msrgan puts a grid pattern of 9.30 8-bit levels on flat fields" in out and "srresnet puts" not in out
+
+
 def test_no_run_yet_is_one_line(tmp_path, monkeypatch, capsys):
     published_repo(tmp_path, monkeypatch)
     (tmp_path / "metrics" / "segment.json").unlink()
