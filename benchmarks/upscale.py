@@ -1,13 +1,15 @@
-"""Speed of `python -m msrgan upscale` on a 512x512 field, beside a plain eager fp32 SRResNet of the paper's size.
+"""Speed of `python -m msrgan upscale` on a 512x512 field against plain eager fp32 PyTorch running the *same*
+generator on the same input in the same run, and both as achieved GFLOP/s beside the same-run matrix-product ceilings.
 
     python benchmarks/upscale.py [--model data/models/generator.pt] [--rounds 2]
 
 The whole command (read, normalise, tiled bf16/channels_last prediction, blend, write) runs in-process after a warm-up
-(imports and interpreter start excluded: they are printed apart), alternating with the reference, a 16-block
-64-channel SRResNet in eager fp32 on the same 512x512 input in one forward pass (its read/write not counted); the
-best of `rounds` each, since the machine is shared. The generator is the pipeline's default size (train_srresnet
-blocks/channels from params.yaml, else 8/48) with random weights unless --model names a trained one. Also prints how
-far the default (bf16 where supported) output is from an fp32 run of the same command.
+(interpreter start and imports are printed apart); the reference loads the same generator file as it was trained
+(BatchNorm, if any, not folded), in fp32, eager, and predicts the same field in 128-pixel tiles with the same blend
+(its read/write not counted); the best of `rounds` each, since the machine may be shared. The generator is the
+pipeline's default architecture (train_srresnet in params.yaml) with random weights unless --model names a trained
+one. FLOPs: torch.utils.flop_counter over one untiled forward pass of the field (convolutions only, as usual). Also
+prints the CPU's bf16 instruction sets and how far the default (bf16 where supported) output is from an fp32 run.
 """
 from __future__ import annotations
 
@@ -21,17 +23,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import yaml
+from torch.utils.flop_counter import FlopCounterMode
 
 from msrgan.cli import main as msrgan_main
-from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.models.generator import load_generator, receptive_radius
+from msrgan.upscale.tiling import predict_tiled
+
+from memory import default_generator   # sibling benchmark scripts
+from training import matmul_gflops
 
 SIDE = 512
-
-
-def pipeline_size(params: Path = Path("params.yaml")) -> tuple[int, int]:
-    section = (yaml.safe_load(params.read_text()) or {}).get("train_srresnet", {}) if params.is_file() else {}
-    return int(section.get("blocks", 8)), int(section.get("channels", 48))
 
 
 def test_field(seed: int = 0) -> np.ndarray:
@@ -50,11 +51,25 @@ def run_command(image: Path, model: Path, out: Path, *extra: str) -> float:
     return time.perf_counter() - start
 
 
-def run_reference(model: torch.nn.Module, x: torch.Tensor) -> float:
+def run_reference(model: torch.nn.Module, x: np.ndarray) -> float:
+    """Eager fp32: the generator as loaded, in 128-pixel tiles with the command's overlap and blend."""
     start = time.perf_counter()
     with torch.no_grad():
-        model(x)
+        predict_tiled(model, x, 4, tile=128, overlap=receptive_radius(model.config))
     return time.perf_counter() - start
+
+
+def cpu_isa() -> str:
+    """What the CPU offers for bf16 (from /proc/cpuinfo), and the vector ISA PyTorch dispatches to."""
+    flags = set()
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    native = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
+    return (f"{', '.join(native) or 'no native bf16'}; PyTorch CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}")
 
 
 def main() -> None:
@@ -70,17 +85,15 @@ def main() -> None:
         cv2.imwrite(str(image), cv2.cvtColor(test_field(), cv2.COLOR_RGB2BGR))
         model_path = Path(args.model or "data/models/generator.pt")
         if args.model is None and not model_path.is_file():
-            blocks, channels = pipeline_size()
-            generator = Generator(GeneratorConfig(blocks=blocks, channels=channels))
-            torch.nn.init.normal_(generator.tail.weight, std=0.01)  # a non-trivial correction over bicubic
             model_path = tmp / "generator.pt"
-            save_generator(model_path, generator)
-            label = f"random {blocks} blocks / {channels} channels (params.yaml train_srresnet)"
-        else:
-            cfg = torch.load(model_path, map_location="cpu", weights_only=True)["config"]
-            label = f"{model_path} ({cfg['blocks']} blocks / {cfg['channels']} channels)"
-        reference = Generator(GeneratorConfig(blocks=16, channels=64, residual=False)).eval()
-        x = torch.from_numpy(test_field()).permute(2, 0, 1)[None].float().div(255)
+            default_generator(model_path)
+        reference, _ = load_generator(model_path)
+        cfg = reference.config
+        label = f"{model_path.name}: {cfg.blocks} blocks x {cfg.channels} channels, {cfg.upsample} upsampling"
+        x = torch.from_numpy(test_field()).permute(2, 0, 1)[None].float().div(255).numpy()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            reference(torch.from_numpy(x))
+        gflop = counter.get_total_flops() / 1e9
 
         run_command(image, model_path, tmp / "warm", "--tile", "64", "--overlap", "8")  # imports, first-call setup
         run_reference(reference, x[..., :64, :64])
@@ -93,17 +106,24 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "msrgan", "upscale", str(image), "--model", str(model_path),
                         "--out", str(tmp / "cold"), "--quiet"], check=True)
         cold = time.perf_counter() - start
+        ceiling_bf16, ceiling_fp32 = matmul_gflops(torch.bfloat16), matmul_gflops(torch.float32)
 
         out_mp = (4 * SIDE) ** 2 / 1e6
         a = cv2.imread(str(tmp / "out" / "field.png")).astype(np.float64)
         b = cv2.imread(str(tmp / "fp32" / "field.png")).astype(np.float64)
         mse = np.mean((a - b) ** 2)
-        print(f"512x512 RGB field -> 2048x2048 ({out_mp:.2f} output MP), torch threads {torch.get_num_threads()}")
-        print(f"  msrgan upscale, whole command in-process   {min(ours):6.2f} s  {out_mp / min(ours):6.2f} MP/s"
-              f"   [{label}; default tile/overlap/precision]")
-        print(f"  reference SRResNet 16x64, eager fp32        {min(ref):6.2f} s  {out_mp / min(ref):6.2f} MP/s")
-        print(f"  speed-up over the reference                 {min(ref) / min(ours):6.2f} x")
-        print(f"  same command with --precision fp32          {fp32:6.2f} s  {out_mp / fp32:6.2f} MP/s")
+
+        def line(what: str, seconds: float) -> str:
+            return (f"  {what:<44}{seconds:6.2f} s  {out_mp / seconds:6.2f} MP/s  {gflop / seconds:6.0f} GFLOP/s "
+                    f"({100 * gflop / seconds / ceiling_bf16:.0f}% of bf16, {100 * gflop / seconds / ceiling_fp32:.0f}% "
+                    f"of fp32 ceiling)")
+        print(f"512x512 RGB field -> 2048x2048 ({out_mp:.2f} output MP), {gflop:.0f} GFLOP; {label}")
+        print(f"CPU: {cpu_isa()}; torch threads {torch.get_num_threads()}; same-run 2048x2048 matmul ceiling: "
+              f"bf16 {ceiling_bf16:.0f} GFLOP/s, fp32 {ceiling_fp32:.0f} GFLOP/s")
+        print(line("msrgan upscale, whole command in-process", min(ours)))
+        print(line("same generator, eager fp32, 128-px tiles", min(ref)))
+        print(f"  speed-up over eager fp32 of the same generator {min(ref) / min(ours):5.2f} x")
+        print(line("msrgan upscale --precision fp32", fp32))
         print(f"  as a fresh process (python start, imports)  {cold:6.2f} s")
         print(f"  default vs fp32 output (8-bit levels): max {np.abs(a - b).max():.0f}, "
               f"{100 * np.mean(a != b):.2f}% of values differ, PSNR "
