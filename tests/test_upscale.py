@@ -382,7 +382,7 @@ def test_a_large_field_is_streamed_in_strips_into_a_tiled_tiff_like_the_in_memor
     assert maps[0].shape == maps[1].shape == (300, 90, 3)
     texts = [(tmp_path / d / "field.tif.consistency.txt").read_text() for d in ("whole", "strips")]
     grid = [float(t.split("grid pattern RMS ")[1].split()[0]) for t in texts]
-    assert grid[1] == pytest.approx(grid[0], rel=0.05, abs=2e-4)    # pooled over the strips, not per strip
+    assert grid[0] > 0 and grid[1] == pytest.approx(grid[0], rel=0.05)   # pooled over all the strips
 
 
 def test_a_large_grey_field_saved_as_rgb_is_streamed_once_as_grey(model, tmp_path, monkeypatch):

@@ -120,11 +120,11 @@ class Upscaler:
             if check is not None:
                 sr_unit = to_unit(out[(y0 - a) * s:(y1 - a) * s], window)
                 check.add_grid(sr_unit, s)
+                if y1 == height:   # before the last yield: a writer may stop pulling once it has every row
+                    check.end_plane()
                 error = redownscale_error(to_unit(out, window), unit)[:, y0 - a:y1 - a]
                 maps.append(heat_map(check.add(error), check.threshold))
             yield out[(y0 - a) * s:(y1 - a) * s]
-        if check is not None:
-            check.end_plane()
 
     def strip_tiles(self, plane: np.ndarray, rows: int) -> int:
         """How many tile predictions strips(plane, rows) takes."""
