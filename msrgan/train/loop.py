@@ -155,6 +155,49 @@ class Healthy:
         return snap
 
 
+def unwrap(obj):
+    """The module inside a DDP wrapper (or the object itself)."""
+    return getattr(obj, "module", obj)
+
+
+class Selection:
+    """Weight selection: the best-validated weights of one model (higher `key` is better) with their iteration and
+    metrics. `record` ({"step", "metrics", "state"}) is plain data, so checkpoints and rollback snapshots carry it."""
+
+    def __init__(self, key: str, record: dict | None = None):
+        self.key = key
+        self.record = record if record is not None else {"step": 0, "metrics": None, "state": None}
+
+    @property
+    def peak(self) -> float | None:
+        """The best validation `key` so far, None before the first validation."""
+        return self.record["metrics"][self.key] if self.record["metrics"] else None
+
+    def offer(self, at: int, metrics: dict, model: torch.nn.Module) -> None:
+        """Keep a CPU copy of `model`'s weights when `metrics` (at iteration `at`) beat the best so far."""
+        if metrics and (self.record["metrics"] is None or metrics[self.key] > self.record["metrics"][self.key]):
+            self.record.update(step=at, metrics=metrics,
+                               state=copy.deepcopy({k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}))
+
+    def choose(self, select: str, model: torch.nn.Module, total: int, last: dict) -> tuple[int, dict]:
+        """(iteration, metrics) of the weights `model` ends with: the best ones loaded into it (select 'best'),
+        else the last iteration's, which it already holds."""
+        if select == "best" and self.record["state"] is not None:
+            unwrap(model).load_state_dict(self.record["state"])
+            return self.record["step"], self.record["metrics"]
+        return total, last
+
+
+def write_checkpoint(directory, *, run_hash: str, stage: str, at: int, history: list[dict], best: dict,
+                     rollbacks: list[dict], recent: list[float], state: dict) -> None:
+    """Everything a resumed run needs at iteration `at`: the run's hash (resume only the same run), its logged
+    history, the selected weights' record, the rollbacks so far, the loss guard's recent values, the RNG state and
+    every state object's state_dict (unwrapped from DDP), written atomically."""
+    save_checkpoint(directory, {"hash": run_hash, "stage": stage, "step": at, "history": history, "best": best,
+                                "rollbacks": rollbacks, "recent": recent, "rng": torch.get_rng_state(),
+                                "state": {k: unwrap(v).state_dict() for k, v in state.items()}})
+
+
 def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, checkpoints: str | Path | None,
              state: dict, step: Callable[[int], dict[str, float]], validate: Callable[[], dict[str, float]],
              keep: str, select: str = "last", select_key: str = "psnr", guard: str | None = None,
@@ -170,20 +213,19 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
     """
     live = live or Live(None, False)
     total, rules = params.iterations, params.rollback
-
-    def unwrap(obj):
-        return getattr(obj, "module", obj)
-
     healthy = Healthy(rules, state, unwrap)
     saved = load_checkpoint(checkpoints, run_hash) if checkpoints is not None else None
     history: list[dict] = []
     rollbacks: list[dict] = []
-    best = {"step": 0, "metrics": None, "state": None}
+    selection = Selection(select_key)
+    best = selection.record
     start = 0
     if saved is not None:
         for name, obj in state.items():
             obj.load_state_dict(saved["state"][name])
-        history, best, start = saved["history"], saved["best"], saved["step"]
+        history, start = saved["history"], saved["step"]
+        selection = Selection(select_key, saved["best"])
+        best = selection.record
         rollbacks, healthy.recent = saved.get("rollbacks", []), saved.get("recent", [])
         torch.set_rng_state(saved["rng"])
     for record in history:
@@ -197,17 +239,10 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
         live.log(record)
         return metrics
 
-    def keep_if_best(at: int, metrics: dict) -> None:
-        if metrics and (best["metrics"] is None or metrics[select_key] > best["metrics"][select_key]):
-            best.update(step=at, metrics=metrics,
-                        state=copy.deepcopy({k: v.detach().cpu() for k, v in unwrap(state[keep]).state_dict().items()}))
-
     def checkpoint(at: int) -> None:
         if checkpoints is not None and world.main:
-            save_checkpoint(checkpoints, {"hash": run_hash, "stage": stage, "step": at, "history": history,
-                                          "best": best, "rollbacks": rollbacks, "recent": healthy.recent,
-                                          "rng": torch.get_rng_state(),
-                                          "state": {k: unwrap(v).state_dict() for k, v in state.items()}})
+            write_checkpoint(checkpoints, run_hash=run_hash, stage=stage, at=at, history=history, best=best,
+                             rollbacks=rollbacks, recent=healthy.recent, state=state)
         world.barrier()
 
     def roll_back(at: int, why: str) -> int:
@@ -225,7 +260,7 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
         return snap["step"]
 
     if start == 0:
-        keep_if_best(0, do_validate(0))   # the starting point (for a residual generator: plain bicubic)
+        selection.offer(0, do_validate(0), state[keep])   # the start (a residual generator: plain bicubic)
     healthy.take(start, {"best": best})
     bar = tqdm(total=total, initial=start, desc=stage, disable=not world.main, dynamic_ncols=True, mininterval=1.0)
     window: dict[str, list[float]] = {}
@@ -261,13 +296,13 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
             metrics = do_validate(done)
             if metrics:
                 bar.set_description(f"{stage} val {select_key} {metrics[select_key]:.3f}")
-            peak = best["metrics"][select_key] if best["metrics"] else None
+            peak = selection.peak
             if metrics and peak is not None and not metrics[select_key] >= peak - rules.val_drop:  # NaN too
                 it = roll_back(done, f"validation {select_key} fell to {metrics[select_key]:.4g} (best {peak:.4g})")
                 bar.n = it
                 window = {}
                 continue
-            keep_if_best(done, metrics)
+            selection.offer(done, metrics, state[keep])
             healthy.take(done, {"best": best})
         if done % params.checkpoint_every == 0 or done == total:
             checkpoint(done)
@@ -276,11 +311,7 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
     per_it = step_time / timed if timed else None
 
     last = next((r["val"] for r in reversed(history) if "val" in r), {})
-    if select == "best" and best["state"] is not None:
-        unwrap(state[keep]).load_state_dict(best["state"])
-        chosen_step, chosen = best["step"], best["metrics"]
-    else:
-        chosen_step, chosen = total, last
+    chosen_step, chosen = selection.choose(select, state[keep], total, last)
     return LoopResult(history, chosen_step, chosen, last, start, per_it, time.perf_counter() - began,
                       rollbacks=rollbacks)
 
