@@ -148,7 +148,7 @@ class TrainSRResNet(Training):
     select: Literal["best", "last"] = "best"          # keep the best-val-PSNR generator or the last one
 
 
-class Discriminator(Section):
+class DiscriminatorSection(Section):
     channels: int = Field(16, ge=1)                   # first conv width (paper: 64), doubled every two blocks
     head: Literal["gap", "dense"] = "gap"             # global average pooling, or the paper's dense layer
     dense: int = Field(1024, ge=1)                    # hidden units of the head (paper: 1024)
@@ -168,7 +168,7 @@ class TrainSRGAN(Training):
     lr_d: float = Field(1e-4, gt=0)                   # discriminator lr (`lr` is the generator's)
     crop: int = Field(0, ge=0)
     select: Literal["best", "last"] = "last"
-    discriminator: Discriminator = Discriminator()
+    discriminator: DiscriminatorSection = DiscriminatorSection()
     loss: GanLoss = GanLoss()
 
 
