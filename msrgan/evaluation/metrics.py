@@ -148,11 +148,22 @@ def grid_pattern(image: np.ndarray, scale: int) -> np.ndarray:
 
     image: H x W or H x W x C, any real dtype (rows and columns past a multiple of `scale` are ignored).
     Returns a float64 array of C values in the image's units (8-bit levels for uint8 input)."""
-    height, width = image.shape[0] // scale * scale, image.shape[1] // scale * scale
-    if height == 0 or width == 0:
+    if image.shape[0] < scale or image.shape[1] < scale:
         raise ValueError(f"image of {image.shape[:2]} pixels is smaller than one {scale}x{scale} grid cell")
-    cells = image[:height, :width].reshape(height // scale, scale, width // scale, scale, -1)
-    phases = cells.mean(axis=(0, 2), dtype=np.float64)             # scale x scale x C
+    sums, cells = phase_sums(image, scale)
+    return periodic_rms(sums / cells)
+
+
+def phase_sums(image: np.ndarray, scale: int) -> tuple[np.ndarray, int]:
+    """(scale x scale x C float64 sums of each sub-pixel phase, grid cells summed) of an H x W[ x C] image; sums of
+    strips of one image (heights multiples of `scale`) add up to the whole image's."""
+    height, width = image.shape[0] // scale * scale, image.shape[1] // scale * scale
+    blocks = image[:height, :width].reshape(height // scale, scale, width // scale, scale, -1)
+    return blocks.sum(axis=(0, 2), dtype=np.float64), (height // scale) * (width // scale)
+
+
+def periodic_rms(phases: np.ndarray) -> np.ndarray:
+    """Per channel, the RMS of the scale x scale x C phase means about their mean: grid_pattern's figure."""
     return np.sqrt(np.square(phases - phases.mean(axis=(0, 1))).mean(axis=(0, 1)))
 
 

@@ -3,7 +3,8 @@
 generator's [0, 1] units. Detail the network invented that the input does not support shows up here.
 
 A pattern that repeats with the upsampling grid (the sub-pixel checkerboard) averages to zero under the downscale and
-is invisible to that comparison; the grid pattern (msrgan.evaluation.metrics.grid_pattern) measures it directly."""
+is invisible to that comparison; the grid pattern (msrgan.evaluation.metrics.grid_pattern, accumulated here over
+strips) measures it directly."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 
 from msrgan.data.degrade import downscale
+from msrgan.evaluation.metrics import periodic_rms, phase_sums
 
 
 @dataclass
@@ -40,18 +42,15 @@ class Consistency:
     def add_grid(self, sr_unit: np.ndarray, scale: int) -> None:
         """Account one C x sH x sW output in [0, 1], or one strip of it (sH a multiple of `scale`, strips from the
         top): the sub-pixel phase sums of the plane so far; end_plane() turns them into its grid pattern."""
-        height, width = sr_unit.shape[1] // scale * scale, sr_unit.shape[2] // scale * scale
-        blocks = sr_unit[:, :height, :width].reshape(-1, height // scale, scale, width // scale, scale)
-        sums = blocks.sum(axis=(1, 3), dtype=np.float64).transpose(1, 2, 0)
+        sums, cells = phase_sums(sr_unit.transpose(1, 2, 0), scale)
         self.phase_sums = sums if self.phase_sums is None else self.phase_sums + sums
-        self.cells += (height // scale) * (width // scale)
+        self.cells += cells
 
     def end_plane(self) -> None:
         """The grid pattern of the plane whose pieces add_grid took (grid_pattern's definition), pooled in."""
         if self.phase_sums is None:
             return
-        phases = self.phase_sums / self.cells
-        rms = np.sqrt(np.square(phases - phases.mean(axis=(0, 1))).mean(axis=(0, 1)))
+        rms = periodic_rms(self.phase_sums / self.cells)
         self.grid_squared += float(np.square(rms).sum())
         self.grid_channels += rms.size
         self.phase_sums, self.cells = None, 0

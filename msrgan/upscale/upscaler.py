@@ -32,6 +32,11 @@ class Upscaler:
         return (self.chosen is None and planes.shape[-1] >= 3 and np.array_equal(planes[..., 0], planes[..., 1])
                 and np.array_equal(planes[..., 0], planes[..., 2]))
 
+    @staticmethod
+    def grey_keep(channels: int) -> list[int]:
+        """The channels a grey-saved-as-RGB image goes through with: the grey one, and any after the three."""
+        return [0, *range(3, channels)]
+
     def mapping(self, planes: np.ndarray, names: list[str] | None = None) -> str:
         """In words, how the channels of `planes` (P x H x W x C) go through the generator; `names`: the channel
         names the file gives, if any (shown beside the HPA roles they are given, or a hint when there are none)."""
@@ -67,7 +72,7 @@ class Upscaler:
                  check: Consistency | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Upscaled P x sH x sW x C planes of the input's dtype; with `check`, its heat map per plane."""
         if self.grey(planes):   # one grey image saved as RGB: upscale it once, copy it to the three channels
-            keep = [0, *range(3, planes.shape[-1])]
+            keep = self.grey_keep(planes.shape[-1])
             alone = replace(self, chosen=[])
             out, maps = alone(np.ascontiguousarray(planes[..., keep]), progress, check)
             return np.concatenate([out[..., :1], out[..., :1], out], axis=-1), maps
@@ -90,7 +95,6 @@ class Upscaler:
                 maps.append(heat_map(check.add(redownscale_error(sr_unit, unit)), check.threshold))
         return out, maps
 
-
     def strips(self, plane: np.ndarray, rows: int, progress: Callable[[int], object] | None = None,
                check: Consistency | None = None, maps: list[np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """The upscaled H x W x C `plane` (one plane) as strips of `rows` * scale HR rows
@@ -99,7 +103,7 @@ class Upscaler:
         appended to `maps`. The same window, channel passes and grey-as-RGB shortcut as __call__; values agree
         with it to within the tiles' blending (different tile boundaries)."""
         if self.grey(plane[None]):   # grey saved as RGB: stream it once on its own, copied to the three channels
-            keep = [0, *range(3, plane.shape[-1])]
+            keep = self.grey_keep(plane.shape[-1])
             for strip in replace(self, chosen=[]).strips(plane[..., keep], rows, progress, check, maps):
                 yield np.concatenate([strip[..., :1], strip[..., :1], strip], axis=-1)
             return
@@ -118,18 +122,18 @@ class Upscaler:
             out = from_unit(sr, window, lr, out=np.empty((sr.shape[1], sr.shape[2], lr.shape[-1]), plane.dtype))
             del sr
             if check is not None:
-                sr_unit = to_unit(out[(y0 - a) * s:(y1 - a) * s], window)
-                check.add_grid(sr_unit, s)
+                sr_unit = to_unit(out, window)   # with the context rows, which the re-downscale needs
+                check.add_grid(sr_unit[:, (y0 - a) * s:(y1 - a) * s], s)
                 if y1 == height:   # before the last yield: a writer may stop pulling once it has every row
                     check.end_plane()
-                error = redownscale_error(to_unit(out, window), unit)[:, y0 - a:y1 - a]
+                error = redownscale_error(sr_unit, unit)[:, y0 - a:y1 - a]
                 maps.append(heat_map(check.add(error), check.threshold))
             yield out[(y0 - a) * s:(y1 - a) * s]
 
     def strip_tiles(self, plane: np.ndarray, rows: int) -> int:
         """How many tile predictions strips(plane, rows) takes."""
         if self.grey(plane[None]):
-            return replace(self, chosen=[]).strip_tiles(plane[..., [0, *range(3, plane.shape[-1])]], rows)
+            return replace(self, chosen=[]).strip_tiles(plane[..., self.grey_keep(plane.shape[-1])], rows)
         height, width, channels = plane.shape
         per_pass = sum(len(tile_grid(min(height, y + rows + self.overlap) - max(0, y - self.overlap), width,
                                      self.tile, self.overlap)) for y in range(0, height, rows))
