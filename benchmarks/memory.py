@@ -25,7 +25,8 @@ import tifffile
 import torch
 import yaml
 
-from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.models.generator import Generator, GeneratorConfig
+from msrgan.models.generatorfile import save_generator
 
 CHILD = """
 import json, resource, sys

@@ -26,7 +26,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from msrgan.cli import main as msrgan_main
-from msrgan.models.generator import load_generator, receptive_radius
+from msrgan.models.generator import receptive_radius
+from msrgan.models.generatorfile import load_generator
 from msrgan.upscale.tiling import predict_tiled
 
 from memory import default_generator   # sibling benchmark scripts

@@ -5,9 +5,10 @@ import argparse
 import sys
 
 from msrgan import reproduction
+from msrgan.export import command as export
 from msrgan.upscale import command as upscale
 
-SUBCOMMANDS = {"upscale": upscale, "check-repro": reproduction}
+SUBCOMMANDS = {"upscale": upscale, "export": export, "check-repro": reproduction}
 
 
 def main(argv: list[str] | None = None) -> int:

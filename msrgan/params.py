@@ -215,6 +215,20 @@ class Segment(Section):
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
+# ---------------------------------------------------------------- export
+class Export(Section):
+    model: Literal["generator", "srresnet"] = "generator"          # data/models/<model>.pt: mSRGAN or SRResNet
+    authors: tuple[str, ...] = ("mSRGAN reproduction contributors",)
+    license: str = "CC-BY-4.0"                                     # SPDX id of the exported weights' licence
+
+    @field_validator("authors")
+    @classmethod
+    def _authors(cls, v):
+        if not v or any(not a.strip() or "/" in a for a in v):
+            raise ValueError("expected at least one author name, without '/'")
+        return v
+
+
 def load_params(path: str | Path = "params.yaml") -> dict:
     """The raw params.yaml as a dict; a missing or unparsable file is a UserError."""
     path = Path(path)
@@ -238,6 +252,7 @@ SECTIONS: dict[str, type[Section]] = {
     "train_srgan": TrainSRGAN,
     "evaluate": Evaluate,
     "segment": Segment,
+    "export": Export,
 }
 
 

@@ -14,7 +14,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.errors import UserError
 from msrgan.imageio import read_png_rgb, write_png
-from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.models.generator import Generator, GeneratorConfig
+from msrgan.models.generatorfile import save_generator
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
 from msrgan.params import parse_section
 

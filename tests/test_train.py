@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from msrgan.errors import UserError
-from msrgan.models.generator import load_generator
+from msrgan.models.generatorfile import load_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.params import parse_section
 from msrgan.train.checkpoint import load_checkpoint, run_hash

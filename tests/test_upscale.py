@@ -13,7 +13,8 @@ import tifffile
 import torch
 
 from msrgan.cli import main
-from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.models.generator import Generator, GeneratorConfig
+from msrgan.models.generatorfile import save_generator
 from msrgan.tiffmeta import ome_essentials
 
 ROOT = Path(__file__).resolve().parents[1]

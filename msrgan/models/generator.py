@@ -11,20 +11,20 @@ give its four sub-pixel phases different responses, which shows as a 4x4 periodi
 `upsample="resize"` is resize-convolution (Odena et al. 2016, "Deconvolution and checkerboard artifacts"): nearest x2
 then a 3x3 conv, the same multiply-adds per output pixel, and a flat input gives a flat output whatever the weights.
 
+This module imports nothing but torch: `msrgan export` ships it as the architecture source of a BioImage.IO
+package (the generator file's reading and writing live in msrgan.models.generatorfile).
+
 Images go in and out as float tensors in [0, 1], N x 3 x H x W -> N x 3 x sH x sW. With `residual=True` the network
 predicts a correction on top of the bicubic-upscaled input, which trains much faster on a CPU budget.
 """
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from msrgan.models.modelfile import load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,6 @@ def receptive_radius(config: GeneratorConfig) -> int:
     return math.ceil(4 + 2 * config.blocks + 1 + upsampling + 4 / config.scale)
 
 
-def save_generator(path: str | os.PathLike, model: Generator, **meta) -> None:
-    """Everything inference needs in one file: architecture, weights, and metadata (normalisation, ...)."""
-    save_model(path, "generator", model, **meta)
-
-
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """(generator in eval mode, its metadata); a missing or foreign file is a UserError naming it."""
-    return load_model(path, "generator", lambda config: Generator(GeneratorConfig(**config)), "generator", device)
+def build(**config) -> Generator:
+    """Generator(GeneratorConfig(**config)): the callable a BioImage.IO package's architecture source names."""
+    return Generator(GeneratorConfig(**config))

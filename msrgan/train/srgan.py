@@ -9,7 +9,7 @@ import torch
 
 from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generator_loss
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save_discriminator
-from msrgan.models.generator import load_generator, save_generator
+from msrgan.models.generatorfile import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.params import TrainSRGAN
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest

@@ -6,7 +6,8 @@ from pathlib import Path
 import torch
 
 from msrgan.losses import mse
-from msrgan.models.generator import Generator, GeneratorConfig, save_generator
+from msrgan.models.generator import Generator, GeneratorConfig
+from msrgan.models.generatorfile import save_generator
 from msrgan.params import TrainSRResNet
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import fingerprint, normalisation, training_batch

@@ -32,12 +32,17 @@ class Window:
         return self.maximum != 255
 
 
+def window_percentiles(meta: dict) -> tuple[float, float]:
+    """The 16-bit window's (low, high) percentiles: the generator file's `percentiles` (merge's), or the default."""
+    return tuple(meta.get("percentiles") or DEFAULT_PERCENTILES)
+
+
 def intensity_window(pixels: np.ndarray, meta: dict) -> Window:
     """The window for `pixels` (... x C, uint8 or uint16) over all planes together, channel by channel."""
     channels = pixels.shape[-1]
     if pixels.dtype == np.uint8:
         return Window(np.zeros(channels), np.full(channels, 255.0), 255)
-    percentiles = tuple(meta.get("percentiles") or DEFAULT_PERCENTILES)
+    percentiles = window_percentiles(meta)
     sample = int(meta.get("sample_pixels") or SAMPLE_PIXELS)
     bounds = [percentile_window(np.ascontiguousarray(pixels[..., c]), percentiles, sample, seed=c)
               for c in range(channels)]

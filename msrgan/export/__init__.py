@@ -1,0 +1,1 @@
+"""A trained generator as a BioImage.IO model package, for Fiji (deepImageJ), napari, ilastik, QuPath and KNIME."""

@@ -1,0 +1,57 @@
+"""`python -m msrgan export MODEL.pt --out DIR_OR_ZIP`: a generator file as a BioImage.IO model package.
+
+An expected problem (a foreign or damaged file, an existing output without --force, an unwritable output, missing
+pipeline data) is one `error:` line and exit status 2, with nothing written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from msrgan.errors import UserError, fail
+from msrgan.export.documentation import training_domain
+from msrgan.export.package import export
+from msrgan.export.sample import file_field, pipeline_field
+from msrgan.params import Export
+
+HELP = "write a generator as a BioImage.IO model package (Fiji/deepImageJ, napari, ilastik, QuPath)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Export()
+    parser.add_argument("model", metavar="MODEL", help="generator file (data/models/generator.pt or srresnet.pt)")
+    parser.add_argument("--out", required=True, help="the package: a .zip file, or else a folder")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out")
+    parser.add_argument("--sample", help="image to make the test tensors and cover from (channels 0-2 as "
+                                         "microtubules, protein, nucleus); default: the pipeline's first test field")
+    parser.add_argument("--raw", default="data/raw", help="the pipeline's raw folder (default data/raw)")
+    parser.add_argument("--processed", default="data/processed",
+                        help="the pipeline's processed folder (default data/processed)")
+    parser.add_argument("--metrics", default="metrics/evaluate.json",
+                        help="evaluation shown in the documentation (default metrics/evaluate.json; skipped "
+                             "when missing)")
+    parser.add_argument("--author", action="append", dest="authors", metavar="NAME",
+                        help=f"author (repeat for several; default: {', '.join(defaults.authors)})")
+    parser.add_argument("--license", default=defaults.license, help=f"SPDX id (default {defaults.license})")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if Path(args.out).exists() and not args.force:   # before any work
+            fail(f"{args.out}: exists (pass --force to replace it)")
+        field, source = file_field(args.sample) if args.sample else pipeline_field(args.raw, args.processed)
+        evaluation = {}
+        if Path(args.metrics).is_file():
+            try:
+                evaluation = json.loads(Path(args.metrics).read_text())
+            except json.JSONDecodeError as exc:
+                fail(f"{args.metrics}: not valid JSON ({exc.msg})")
+        out = export(args.model, args.out, field, source, evaluation, training_domain(args.processed),
+                     args.authors or Export().authors, args.license, args.force)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"export: {out} (BioImage.IO model package, bioimageio.core's model test passed)")
+    return 0

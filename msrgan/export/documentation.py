@@ -1,0 +1,105 @@
+"""The package's README.md: what the model is for and not for, how it was trained, how well it did, how to run it."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from msrgan.imageio import image_size
+
+METHODS = {"bicubic": "bicubic", "srresnet": "SRResNet", "msrgan": "mSRGAN"}
+COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lr_psnr": "LR consistency (dB)"}
+
+
+def training_domain(processed: str | os.PathLike) -> str:
+    """One sentence on the training images in `processed` (data/processed): how many, their size, whole fields
+    or tiles; a sentence saying it is unknown when there is no index."""
+    index = Path(processed) / "index.csv"
+    if not index.is_file():
+        return "not recorded (the export did not see the training data)."
+    with open(index, newline="") as f:
+        train = [row for row in csv.DictReader(f) if row["split"] == "train"]
+    if not train:
+        return "not recorded (no training split in the index)."
+    height, width = image_size(Path(processed) / "train" / "hr" / f"{train[0]['id']}.png")
+    fields = len({row["fov"] for row in train})
+    what = "whole fields shrunk to" if fields == len(train) else f"tiles cropped from {fields} fields, each"
+    return (f"{len(train)} training images, {what} {width} x {height} px (HR), their LR made by bicubic "
+            f"decimation.")
+
+
+def evaluation_table(evaluation: dict) -> str:
+    """metrics/evaluate.json as a markdown table (the rows it has), with the LR-consistency warning where it
+    applies; '' when there is nothing to show."""
+    rows = [m for m in METHODS if m in evaluation]
+    if not rows:
+        return ""
+    lines = ["| | " + " | ".join(COLUMNS.values()) + " |", "|---|" + "---:|" * len(COLUMNS)]
+    for m in rows:
+        cells = [f"{evaluation[m][k]:.3f}" if k == "ssim" else f"{evaluation[m][k]:.2f}" if k in evaluation[m]
+                 else "" for k in COLUMNS]
+        lines.append(f"| {METHODS[m]} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    lr = {m: evaluation[m].get("lr_psnr") for m in rows}
+    if lr.get("msrgan") is not None and lr.get("bicubic") is not None and lr["msrgan"] < lr["bicubic"] - 1.0:
+        text += ("\nLR consistency is the SR image downscaled again exactly as the LR input was made, compared with "
+                 "that input. mSRGAN's is lower than bicubic's: part of the detail the GAN adds is not supported by "
+                 "the measurement, so do not trust fine structure in its output on its own.\n")
+    return text
+
+
+def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
+                  sample_source: str, percentiles: tuple[float, float]) -> str:
+    """Markdown for the package. `kind`: 'mSRGAN' or 'SRResNet'; `meta`: the generator file's metadata; `domain`:
+    one sentence on the training data; `evaluation`: metrics/evaluate.json ({} if not known)."""
+    selected = meta.get("selected_iteration")
+    low, high = (f"{p:g}" for p in percentiles)
+    table = evaluation_table(evaluation)
+    return f"""# {name}
+
+4x super-resolution of high-content-screening confocal fluorescence images (Human Protein Atlas style: microtubules,
+protein of interest, nucleus): the {kind} generator of a reproduction of mSRGAN (Gawande 2018, an SRGAN for
+high-content screening), exported by `python -m msrgan export`.
+
+## What it is for, and not for
+
+- For: upscaling 3-channel fields (microtubules, protein, nucleus, in that channel order) four times, to look at
+  them or to segment them ({kind}: {"a GAN trained for perceptual quality" if kind == "mSRGAN" else "the generator trained with pixel MSE alone"}).
+- Training domain: {domain} A field far larger than the training images, with cells many times wider than
+  there, is outside it: the network has not seen cells at that scale, and says nothing about them.
+- Not for: measurements of structure below the LR pixel size. What the network adds is a prediction from training
+  data, not a measurement; {"mSRGAN invents texture (see LR consistency below)." if kind == "mSRGAN" else "check it against the LR input."}
+
+## Training
+
+{kind} generator (SRResNet: residual blocks, resize-convolution or sub-pixel upsampling, a residual over the
+bicubic-upscaled input), selected at iteration {selected if selected is not None else "?"}. Content loss of mSRGAN from
+miniVGG19, a small VGG19 trained from scratch on the 13 protein-localisation classes. Intensities: each 16-bit stain
+was mapped to [0, 1] by its field's own {low}-{high} percentile window (the merge stage), as this package's
+preprocessing does.
+
+## Evaluation (held-out test split, RGB, data range 255)
+
+{table or "Not evaluated (no metrics/evaluate.json was given to the export)."}
+
+## Input and output
+
+- `input`: batch, channel (microtubules, protein, nucleus), y, x. Any intensities (8- or 16-bit fields are cast to
+  float32); any size from {min_size} px up (twice the halo and one). Preprocessing: per image and channel, the {low}-{high}
+  percentile window to [0, 1], clipped.
+- `output`: 4x the input's y and x, **in the input's window units**: 0 is the input channel's {low}th percentile,
+  1 its {high}th. BioImage.IO format 0.5 has no inverse of a per-image percentile window, so to get intensities in
+  the input's units multiply each channel by (p{high} - p{low}) of the input and add p{low}, or use
+  `python -m msrgan upscale`, which does this and also restores the tails the window clips (the pixels below
+  p{low} and above p{high}). On a 16-bit field the two agree to within rounding everywhere else (tested); on fields
+  of over 262,144 pixels `msrgan upscale` takes the percentiles from a seeded sample of that many pixels, within
+  sampling noise of this package's.
+- Halo: {radius * 4} output pixels ({radius} input pixels, the generator's receptive-field radius): tiles that keep
+  this much context join without seams.
+
+## Test tensors
+
+`test_input.npy` is {sample_source} of the study, shrunk whole to {min_size * 4} px and bicubic-decimated to
+{min_size} px as the pipeline makes its LR images; `test_output.npy` is this package's output on it.
+The cover shows LR | bicubic | SR | HR.
+"""
