@@ -1,19 +1,26 @@
-"""Training throughput of the default mSRGAN setup (params.yaml): GAN iterations per second and achieved GFLOP/s,
-beside the same-run bf16 (and fp32) 2048x2048 matrix-product ceiling.
+"""Training throughput of the three default trainers (params.yaml): one update of train_vgg, train_srresnet and
+train_srgan each, per second and as achieved GFLOP/s beside the same-run bf16 and fp32 2048x2048 matrix-product
+ceilings, with the CPU's bf16 instruction sets.
 
-    python benchmarks/training.py [--iterations 10] [--batch 16] [--size 96]
+    python benchmarks/training.py [--iterations 10] [--size 96] [--profile]
 
-FLOPs are counted by torch.utils.flop_counter.FlopCounterMode over one full iteration (both forward and backward
-passes of generator, discriminator and miniVGG19); convolutions and matrix products only, as usual.
+An update is what the trainer's step does after its batch is drawn: forward under the section's precision, loss,
+backward, optimizer step (msrgan.train.vgg.bce_update, msrgan.train.srresnet.mse_update, msrgan.train.srgan.gan_step
+with the frozen miniVGG19's content loss). FLOPs are counted by torch.utils.flop_counter.FlopCounterMode over one
+update (forward and backward; convolutions and matrix products only, as usual). --profile adds, per trainer, the
+operators that take the most CPU time (torch.profiler, self time over 3 updates).
 """
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from msrgan.classes import CLASSES
 from msrgan.losses import ContentLoss, LossWeights
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig
 from msrgan.models.generator import Generator
@@ -21,7 +28,8 @@ from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
 from msrgan.params import section
 from msrgan.train.device import pick_runtime
 from msrgan.train.srgan import GanParts, gan_step
-from msrgan.train.srresnet import generator_config
+from msrgan.train.srresnet import generator_config, mse_update
+from msrgan.train.vgg import bce_update
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
@@ -33,48 +41,107 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float
     return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
+def cpu_isa() -> str:
+    """What the CPU offers for bf16 (from /proc/cpuinfo), and the vector ISA PyTorch dispatches to."""
+    flags = set()
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    native = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
+    return (f"{', '.join(native) or 'no native bf16'}; PyTorch CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}")
+
+
+def top_operators(run: Callable[[], object], count: int = 6, repeats: int = 3) -> str:
+    """The `count` operators with the most self CPU time over `repeats` calls of `run`, as '  name  share' lines."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(repeats):
+            run()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    return "\n".join(f"      {e.key[:60]:<60} {100 * e.self_cpu_time_total / total:5.1f}%  x{e.count // repeats}"
+                     for e in events[:count])
+
+
+def measure(update: Callable[[], object], iterations: int) -> tuple[float, float]:
+    """(seconds per update, FLOPs per update)."""
+    with FlopCounterMode(display=False) as counter:
+        update()
+    update()   # warm-up
+    start = time.perf_counter()
+    for _ in range(iterations):
+        update()
+    return (time.perf_counter() - start) / iterations, counter.get_total_flops()
+
+
+def trainers(params: str, size: int) -> dict[str, tuple[str, Callable[[], object], object]]:
+    """name -> (what it trains, one update, its runtime), each as the default params build it, on random data."""
+    _, vgg = section("train_vgg", params)
+    _, res = section("train_srresnet", params)
+    _, gan = section("train_srgan", params)
+    torch.manual_seed(0)
+    out = {}
+
+    rt = pick_runtime(vgg.device, vgg.precision, vgg.channels_last)
+    net = rt.model(MiniVGG(MiniVGGConfig(vgg.width, len(CLASSES), vgg.dropout)))
+    opt = torch.optim.AdamW(net.parameters(), lr=vgg.lr, weight_decay=vgg.weight_decay)
+    hr = rt.batch(torch.rand(vgg.batch_size, 3, size, size))
+    labels = (torch.rand(vgg.batch_size, len(CLASSES)) < 0.2).float()
+    out["train_vgg"] = (f"miniVGG19 width {vgg.width}, batch {vgg.batch_size}",
+                        lambda: bce_update(net, net, opt, hr, labels, torch.ones(len(CLASSES)), rt, vgg.grad_clip),
+                        rt)
+
+    rt = pick_runtime(res.device, res.precision, res.channels_last)
+    generator = rt.model(Generator(generator_config(res, 4)))
+    g_opt = torch.optim.Adam(generator.parameters(), lr=res.lr)
+    hr_g = rt.batch(torch.rand(res.batch_size, 3, size, size))
+    lr_g = rt.batch(torch.nn.functional.interpolate(hr_g, scale_factor=0.25, mode="bicubic", align_corners=False))
+    out["train_srresnet"] = (f"generator {res.blocks} blocks x {res.channels} ch, batch {res.batch_size}",
+                             lambda: mse_update(generator, generator, g_opt, lr_g, hr_g, rt, res.grad_clip), rt)
+
+    rt = pick_runtime(gan.device, gan.precision, gan.channels_last)
+    gan_generator = rt.model(Generator(generator_config(res, 4)))
+    disc = rt.model(Discriminator(DiscriminatorConfig(gan.discriminator.channels, gan.discriminator.head,
+                                                      gan.discriminator.dense, size)))
+    content = ContentLoss(rt.model(MiniVGG(MiniVGGConfig(vgg.width))), gan.loss.content_blocks)
+    parts = GanParts(gan_generator, gan_generator, disc, disc, content,
+                     torch.optim.Adam(gan_generator.parameters(), gan.lr),
+                     torch.optim.Adam(disc.parameters(), gan.lr_d),
+                     LossWeights(gan.loss.alpha, gan.loss.beta, gan.loss.adversarial), gan.loss.gan_type)
+    hr_s = rt.batch(torch.rand(gan.batch_size, 3, size, size))
+    lr_s = rt.batch(torch.nn.functional.interpolate(hr_s, scale_factor=0.25, mode="bicubic", align_corners=False))
+    out["train_srgan"] = (f"GAN: that generator, discriminator {gan.discriminator.channels} ch "
+                          f"{gan.discriminator.head} head, miniVGG19 content, batch {gan.batch_size}",
+                          lambda: gan_step(parts, hr_s, lr_s, rt), rt)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=None, help="default: train_srgan.batch_size")
     ap.add_argument("--size", type=int, default=96, help="HR side")
     ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--profile", action="store_true", help="also print each update's most expensive operators")
     args = ap.parse_args()
-    _, res = section("train_srresnet", args.params)
-    _, vggp = section("train_vgg", args.params)
-    _, gan = section("train_srgan", args.params)
-    batch = args.batch or gan.batch_size
-    rt = pick_runtime(gan.device, gan.precision, gan.channels_last)
-    torch.manual_seed(0)
-    generator = rt.model(Generator(generator_config(res, 4)))
-    disc = rt.model(Discriminator(DiscriminatorConfig(gan.discriminator.channels, gan.discriminator.head,
-                                                      gan.discriminator.dense, args.size)))
-    content = ContentLoss(rt.model(MiniVGG(MiniVGGConfig(vggp.width))), gan.loss.content_blocks)
-    parts = GanParts(generator, generator, disc, disc, content,
-                     torch.optim.Adam(generator.parameters(), 1e-4), torch.optim.Adam(disc.parameters(), 1e-4),
-                     LossWeights(gan.loss.alpha, gan.loss.beta, gan.loss.adversarial), gan.loss.gan_type)
-    hr = rt.batch(torch.rand(batch, 3, args.size, args.size))
-    lr = rt.batch(torch.nn.functional.interpolate(hr, scale_factor=0.25, mode="bicubic", align_corners=False))
-
-    counter = FlopCounterMode(display=False)
-    with counter:
-        gan_step(parts, hr, lr, rt)
-    flops = counter.get_total_flops()
-    gan_step(parts, hr, lr, rt)  # warm-up
-    t = time.perf_counter()
-    for _ in range(args.iterations):
-        gan_step(parts, hr, lr, rt)
-    seconds = (time.perf_counter() - t) / args.iterations
-    ceiling_bf16 = matmul_gflops(torch.bfloat16)
-    ceiling_fp32 = matmul_gflops(torch.float32)
-    print(f"device {rt.device}, precision {'bf16 autocast' if rt.dtype else 'fp32'}, channels_last "
-          f"{rt.channels_last}, threads {torch.get_num_threads()}")
-    print(f"generator {res.blocks} blocks x {res.channels} ch, discriminator {gan.discriminator.channels} ch "
-          f"{gan.discriminator.head} head, miniVGG19 width {vggp.width}, batch {batch}, HR {args.size}x{args.size}")
-    print(f"GAN iteration: {seconds * 1000:.0f} ms = {1 / seconds:.2f} it/s; {flops / 1e9:.1f} GFLOP per iteration")
-    print(f"achieved {flops / seconds / 1e9:.0f} GFLOP/s; same-run 2048x2048 matmul ceiling: bf16 "
-          f"{ceiling_bf16:.0f} GFLOP/s, fp32 {ceiling_fp32:.0f} GFLOP/s "
-          f"({100 * flops / seconds / 1e9 / ceiling_bf16:.0f}% of the bf16 ceiling)")
+    results = {name: (what, *measure(update, args.iterations), rt)
+               for name, (what, update, rt) in trainers(args.params, args.size).items()}
+    ceiling_bf16, ceiling_fp32 = matmul_gflops(torch.bfloat16), matmul_gflops(torch.float32)
+    print(f"CPU: {cpu_isa()}; torch threads {torch.get_num_threads()}; same-run 2048x2048 matmul ceiling: "
+          f"bf16 {ceiling_bf16:.0f} GFLOP/s, fp32 {ceiling_fp32:.0f} GFLOP/s; HR {args.size}x{args.size}")
+    for name, (what, seconds, flops, rt) in results.items():
+        achieved = flops / seconds / 1e9
+        ceiling = ceiling_bf16 if rt.dtype else ceiling_fp32
+        print(f"{name:<15} {seconds * 1000:6.0f} ms/update {flops / 1e9:6.1f} GFLOP {achieved:5.0f} GFLOP/s = "
+              f"{100 * achieved / ceiling:3.0f}% of the {'bf16' if rt.dtype else 'fp32'} ceiling "
+              f"({'bf16 autocast' if rt.dtype else 'fp32'}, {rt.device}; {what})")
+    if args.profile:
+        for name, (what, update, rt) in trainers(args.params, args.size).items():
+            update()
+            print(f"  {name}: operators by self CPU time")
+            print(top_operators(update))
 
 
 if __name__ == "__main__":

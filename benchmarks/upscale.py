@@ -1,15 +1,20 @@
-"""Speed of `python -m msrgan upscale` on a 512x512 field against plain eager fp32 PyTorch running the *same*
-generator on the same input in the same run, and both as achieved GFLOP/s beside the same-run matrix-product ceilings.
+"""Speed of `python -m msrgan upscale` on a 512x512 and a 2048x2048 field against plain eager fp32 PyTorch running the
+*same* generator on the same input in the same run, and both as achieved GFLOP/s beside the same-run matrix-product
+ceilings.
 
-    python benchmarks/upscale.py [--model data/models/generator.pt] [--rounds 2]
+    python benchmarks/upscale.py [--model data/models/generator.pt] [--sides 512 2048] [--rounds 2] [--profile]
+                                 [--compile]
 
 The whole command (read, normalise, tiled bf16/channels_last prediction, blend, write) runs in-process after a warm-up
 (interpreter start and imports are printed apart); the reference loads the same generator file as it was trained
 (BatchNorm, if any, not folded), in fp32, eager, and predicts the same field in 128-pixel tiles with the same blend
-(its read/write not counted); the best of `rounds` each, since the machine may be shared. The generator is the
-pipeline's default architecture (train_srresnet in params.yaml) with random weights unless --model names a trained
-one. FLOPs: torch.utils.flop_counter over one untiled forward pass of the field (convolutions only, as usual). Also
-prints the CPU's bf16 instruction sets and how far the default (bf16 where supported) output is from an fp32 run.
+(its read/write not counted); the best of `rounds` each at 512 (one round at larger sides), since the machine may be
+shared. The generator is the pipeline's default architecture (train_srresnet in params.yaml) with random weights
+unless --model names a trained one. FLOPs: torch.utils.flop_counter over one untiled forward pass of a 512 field
+(convolutions only, as usual), scaled by area. Also prints the CPU's bf16 instruction sets and how far the default
+(bf16 where supported) output is from an fp32 run. --profile: the operators that take the command's CPU time
+(torch.profiler). --compile: the command's predictor with the network through torch.compile (inductor), compile time
+apart.
 """
 from __future__ import annotations
 
@@ -31,15 +36,12 @@ from msrgan.models.generatorfile import load_generator
 from msrgan.upscale.tiling import predict_tiled
 
 from memory import default_generator   # sibling benchmark scripts
-from training import matmul_gflops
+from training import cpu_isa, matmul_gflops, top_operators
 
-SIDE = 512
-
-
-def test_field(seed: int = 0) -> np.ndarray:
-    """A 512x512 RGB uint8 field with microscopy-like blobs and texture (content does not change the speed)."""
+def test_field(side: int, seed: int = 0) -> np.ndarray:
+    """A side x side RGB uint8 field with microscopy-like blobs and texture (content does not change the speed)."""
     rng = np.random.default_rng(seed)
-    field = cv2.GaussianBlur(rng.random((SIDE, SIDE, 3), dtype=np.float32), (0, 0), 3)
+    field = cv2.GaussianBlur(rng.random((side, side, 3), dtype=np.float32), (0, 0), 3)
     field = (field - field.min()) / (field.max() - field.min())
     return (np.clip(field * 1.6 - 0.3, 0, 1) * 255).astype(np.uint8)
 
@@ -60,75 +62,98 @@ def run_reference(model: torch.nn.Module, x: np.ndarray) -> float:
     return time.perf_counter() - start
 
 
-def cpu_isa() -> str:
-    """What the CPU offers for bf16 (from /proc/cpuinfo), and the vector ISA PyTorch dispatches to."""
-    flags = set()
-    if Path("/proc/cpuinfo").is_file():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    native = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
-    return (f"{', '.join(native) or 'no native bf16'}; PyTorch CPU capability "
-            f"{torch.backends.cpu.get_cpu_capability()}")
+def compiled_seconds(model_path: Path, x: np.ndarray) -> tuple[float, float]:
+    """(compile + first call, a later call) of the command's predictor with the network through torch.compile."""
+    from msrgan.upscale.inference import fold_batchnorm, load_for_inference
+    generator, _, runtime = load_for_inference(str(model_path))
+    net = torch.compile(runtime.model(fold_batchnorm(generator)))
+
+    def predict(tiles: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), runtime.autocast():
+            return net(runtime.batch(tiles))
+    radius = receptive_radius(generator.config)
+    start = time.perf_counter()
+    predict_tiled(predict, x, 4, overlap=radius)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    predict_tiled(predict, x, 4, overlap=radius)
+    return first, time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained generator (default: data/models/generator.pt if present, else a "
                                         "random one of the pipeline's size)")
+    parser.add_argument("--sides", type=int, nargs="+", default=[512, 2048])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        image = tmp / "field.png"
-        cv2.imwrite(str(image), cv2.cvtColor(test_field(), cv2.COLOR_RGB2BGR))
         model_path = Path(args.model or "data/models/generator.pt")
         if args.model is None and not model_path.is_file():
             model_path = tmp / "generator.pt"
             default_generator(model_path)
         reference, _ = load_generator(model_path)
         cfg = reference.config
-        label = f"{model_path.name}: {cfg.blocks} blocks x {cfg.channels} channels, {cfg.upsample} upsampling"
-        x = torch.from_numpy(test_field()).permute(2, 0, 1)[None].float().div(255).numpy()
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            reference(torch.from_numpy(x))
-        gflop = counter.get_total_flops() / 1e9
-
-        run_command(image, model_path, tmp / "warm", "--tile", "64", "--overlap", "8")  # imports, first-call setup
-        run_reference(reference, x[..., :64, :64])
-        ours, ref = [], []
-        for _ in range(args.rounds):
-            ours.append(run_command(image, model_path, tmp / "out"))
-            ref.append(run_reference(reference, x))
-        fp32 = run_command(image, model_path, tmp / "fp32", "--precision", "fp32")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "msrgan", "upscale", str(image), "--model", str(model_path),
-                        "--out", str(tmp / "cold"), "--quiet"], check=True)
-        cold = time.perf_counter() - start
+            reference(torch.zeros(1, 3, 512, 512))
+        gflop_512 = counter.get_total_flops() / 1e9
         ceiling_bf16, ceiling_fp32 = matmul_gflops(torch.bfloat16), matmul_gflops(torch.float32)
-
-        out_mp = (4 * SIDE) ** 2 / 1e6
-        a = cv2.imread(str(tmp / "out" / "field.png")).astype(np.float64)
-        b = cv2.imread(str(tmp / "fp32" / "field.png")).astype(np.float64)
-        mse = np.mean((a - b) ** 2)
-
-        def line(what: str, seconds: float) -> str:
-            return (f"  {what:<44}{seconds:6.2f} s  {out_mp / seconds:6.2f} MP/s  {gflop / seconds:6.0f} GFLOP/s "
-                    f"({100 * gflop / seconds / ceiling_bf16:.0f}% of bf16, {100 * gflop / seconds / ceiling_fp32:.0f}% "
-                    f"of fp32 ceiling)")
-        print(f"512x512 RGB field -> 2048x2048 ({out_mp:.2f} output MP), {gflop:.0f} GFLOP; {label}")
+        print(f"{model_path.name}: {cfg.blocks} blocks x {cfg.channels} channels, {cfg.upsample} upsampling")
         print(f"CPU: {cpu_isa()}; torch threads {torch.get_num_threads()}; same-run 2048x2048 matmul ceiling: "
               f"bf16 {ceiling_bf16:.0f} GFLOP/s, fp32 {ceiling_fp32:.0f} GFLOP/s")
-        print(line("msrgan upscale, whole command in-process", min(ours)))
-        print(line("same generator, eager fp32, 128-px tiles", min(ref)))
-        print(f"  speed-up over eager fp32 of the same generator {min(ref) / min(ours):5.2f} x")
-        print(line("msrgan upscale --precision fp32", fp32))
-        print(f"  as a fresh process (python start, imports)  {cold:6.2f} s")
-        print(f"  default vs fp32 output (8-bit levels): max {np.abs(a - b).max():.0f}, "
-              f"{100 * np.mean(a != b):.2f}% of values differ, PSNR "
-              f"{'inf' if mse == 0 else f'{10 * np.log10(255 ** 2 / mse):.1f}'} dB")
+        for side in args.sides:
+            one_side(side, model_path, reference, tmp, args, gflop_512 * (side / 512) ** 2, ceiling_bf16,
+                     ceiling_fp32)
+
+
+def one_side(side: int, model_path: Path, reference: torch.nn.Module, tmp: Path, args, gflop: float,
+             ceiling_bf16: float, ceiling_fp32: float) -> None:
+    image = tmp / f"field{side}.png"
+    field = test_field(side)
+    cv2.imwrite(str(image), cv2.cvtColor(field, cv2.COLOR_RGB2BGR))
+    x = torch.from_numpy(field).permute(2, 0, 1)[None].float().div(255).numpy()
+    run_command(image, model_path, tmp / "warm", "--tile", "64", "--overlap", "8")  # imports, first-call setup
+    run_reference(reference, x[..., :64, :64])
+    rounds = args.rounds if side <= 512 else 1
+    ours, ref = [], []
+    for _ in range(rounds):
+        ours.append(run_command(image, model_path, tmp / "out"))
+        ref.append(run_reference(reference, x))
+    fp32 = run_command(image, model_path, tmp / "fp32", "--precision", "fp32")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "msrgan", "upscale", str(image), "--model", str(model_path),
+                    "--out", str(tmp / "cold"), "--quiet"], check=True)
+    cold = time.perf_counter() - start
+
+    out_mp = (4 * side) ** 2 / 1e6
+    a = cv2.imread(str(tmp / "out" / image.name)).astype(np.float64)
+    b = cv2.imread(str(tmp / "fp32" / image.name)).astype(np.float64)
+    mse = np.mean((a - b) ** 2)
+
+    def line(what: str, seconds: float) -> str:
+        return (f"  {what:<44}{seconds:7.2f} s  {out_mp / seconds:6.2f} MP/s  {gflop / seconds:6.0f} GFLOP/s "
+                f"({100 * gflop / seconds / ceiling_bf16:.0f}% of bf16, {100 * gflop / seconds / ceiling_fp32:.0f}% "
+                f"of fp32 ceiling)")
+    print(f"{side}x{side} RGB field -> {4 * side}x{4 * side} ({out_mp:.2f} output MP), {gflop:.0f} GFLOP")
+    print(line("msrgan upscale, whole command in-process", min(ours)))
+    print(line("same generator, eager fp32, 128-px tiles", min(ref)))
+    print(f"  speed-up over eager fp32 of the same generator {min(ref) / min(ours):5.2f} x")
+    print(line("msrgan upscale --precision fp32", fp32))
+    print(f"  as a fresh process (python start, imports)  {cold:7.2f} s")
+    print(f"  default vs fp32 output (8-bit levels): max {np.abs(a - b).max():.0f}, "
+          f"{100 * np.mean(a != b):.2f}% of values differ, PSNR "
+          f"{'inf' if mse == 0 else f'{10 * np.log10(255 ** 2 / mse):.1f}'} dB")
+    if args.compile:
+        first, later = compiled_seconds(model_path, x)
+        print(line("predictor through torch.compile, tiles only", later))
+        print(f"  (compile and first call {first:.1f} s)")
+    if args.profile:
+        print("  the whole command's operators by self CPU time:")
+        print(top_operators(lambda: run_command(image, model_path, tmp / "prof"), count=8, repeats=1))
 
 
 if __name__ == "__main__":

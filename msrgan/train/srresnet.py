@@ -17,6 +17,20 @@ from msrgan.train.validation import bicubic_metrics, generator_summary, sample_s
 STAGE = "train_srresnet"
 
 
+def mse_update(net, model: Generator, opt: torch.optim.Optimizer, lr_image: torch.Tensor, hr: torch.Tensor, rt,
+               grad_clip: float) -> tuple[torch.Tensor, float]:
+    """One SRResNet update: forward (under the runtime's autocast), pixel MSE, backward, clip, optimizer step.
+    `net` is `model` or its DDP wrapper; lr_image/hr on the device. Returns (loss, gradient norm before clipping)."""
+    with rt.autocast():
+        sr = net(lr_image)
+    loss = mse(sr, hr)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = clip_gradients(model, grad_clip)
+    opt.step()
+    return loss, norm
+
+
 def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processed", models="data/models",
                    metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
@@ -29,13 +43,7 @@ def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processe
 
         def step(it: int) -> dict[str, float]:
             hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size, crop=params.crop)
-            with rt.autocast():
-                sr = net(rt.batch(lr))
-            loss = mse(sr, rt.batch(hr))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = clip_gradients(model, params.grad_clip)
-            opt.step()
+            loss, norm = mse_update(net, model, opt, rt.batch(lr), rt.batch(hr), rt, params.grad_clip)
             sched.step()
             return {"mse": loss.item(), "grad_norm": norm}
 

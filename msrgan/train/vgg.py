@@ -21,6 +21,20 @@ from msrgan.train.validation import in_eval_batches
 STAGE = "train_vgg"
 
 
+def bce_update(net, model: MiniVGG, opt: torch.optim.Optimizer, hr: torch.Tensor, labels: torch.Tensor,
+               pos_weight: torch.Tensor, rt: Runtime, grad_clip: float) -> torch.Tensor:
+    """One miniVGG19 update: forward (under the runtime's autocast), multi-label BCE with per-class positive
+    weights, backward, clip, optimizer step. `net` is `model` or its DDP wrapper; tensors on the device."""
+    with rt.autocast():
+        logits = net(hr)
+    loss = F.binary_cross_entropy_with_logits(logits.float(), labels, pos_weight=pos_weight)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_gradients(model, grad_clip)
+    opt.step()
+    return loss
+
+
 def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -> np.ndarray:
     """Class probabilities (sigmoid) for every HR tile of `data`, N x 13."""
     probabilities = in_eval_batches(model, data.hr, rt, batch, lambda logits: torch.sigmoid(logits.float()).cpu())
@@ -40,13 +54,7 @@ def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models
 
         def step(it: int) -> dict[str, float]:
             hr, _, y = training_batch(train, params, it, seed, world.rank, world.size, with_lr=False)
-            with rt.autocast():
-                logits = net(rt.batch(hr))
-            loss = F.binary_cross_entropy_with_logits(logits.float(), y.to(rt.device), pos_weight=pos_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            clip_gradients(model, params.grad_clip)
-            opt.step()
+            loss = bce_update(net, model, opt, rt.batch(hr), y.to(rt.device), pos_weight, rt, params.grad_clip)
             sched.step()
             return {"bce": loss.item()}
 
