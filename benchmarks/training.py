@@ -54,16 +54,22 @@ def cpu_isa() -> str:
             f"{torch.backends.cpu.get_cpu_capability()}")
 
 
-def top_operators(run: Callable[[], object], count: int = 6, repeats: int = 3) -> str:
-    """The `count` operators with the most self CPU time over `repeats` calls of `run`, as '  name  share' lines."""
+def top_operators(run: Callable[[], object], count: int = 6, repeats: int = 3, by_shape: bool = False) -> str:
+    """The `count` operators with the most self CPU time over `repeats` calls of `run`, one line each with their
+    share and calls per run; `by_shape`: each operator split by its input shapes (which layer holds it back)."""
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=by_shape) as prof:
         for _ in range(repeats):
             run()
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    events = sorted(prof.key_averages(group_by_input_shape=by_shape), key=lambda e: e.self_cpu_time_total,
+                    reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1
-    return "\n".join(f"      {e.key[:60]:<60} {100 * e.self_cpu_time_total / total:5.1f}%  x{e.count // repeats}"
-                     for e in events[:count])
+    lines = []
+    for e in events[:count]:
+        shapes = f" {[tuple(x) for x in e.input_shapes if x][:2]}" if by_shape else ""
+        lines.append(f"      {(e.key + shapes)[:96]:<96} {100 * e.self_cpu_time_total / total:5.1f}%  "
+                     f"x{e.count // repeats}")
+    return "\n".join(lines)
 
 
 def measure(update: Callable[[], object], iterations: int) -> tuple[float, float]:

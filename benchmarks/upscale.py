@@ -13,8 +13,7 @@ shared. The generator is the pipeline's default architecture (train_srresnet in 
 unless --model names a trained one. FLOPs: torch.utils.flop_counter over one untiled forward pass of a 512 field
 (convolutions only, as usual), scaled by area. Also prints the CPU's bf16 instruction sets and how far the default
 (bf16 where supported) output is from an fp32 run. --profile: the operators that take the command's CPU time
-(torch.profiler). --compile: the command's predictor with the network through torch.compile (inductor), compile time
-apart.
+(torch.profiler). --compile: the command's tiles alone, eager and with `--compile` (torch.compile), compiling apart.
 """
 from __future__ import annotations
 
@@ -62,22 +61,19 @@ def run_reference(model: torch.nn.Module, x: np.ndarray) -> float:
     return time.perf_counter() - start
 
 
-def compiled_seconds(model_path: Path, x: np.ndarray) -> tuple[float, float]:
-    """(compile + first call, a later call) of the command's predictor with the network through torch.compile."""
-    from msrgan.upscale.inference import fold_batchnorm, load_for_inference
+def tiles_seconds(model_path: Path, x: np.ndarray, compile: bool) -> tuple[float, float]:
+    """(first call, a later call) of the command's own predictor (msrgan.upscale.inference.predictor) on the tiles of
+    `x`, eager or through torch.compile: the prediction alone, without reading, normalising and writing."""
+    from msrgan.upscale.inference import load_for_inference, predictor
     generator, _, runtime = load_for_inference(str(model_path))
-    net = torch.compile(runtime.model(fold_batchnorm(generator)))
-
-    def predict(tiles: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), runtime.autocast():
-            return net(runtime.batch(tiles))
+    predict = predictor(generator, runtime, compile=compile)
     radius = receptive_radius(generator.config)
-    start = time.perf_counter()
-    predict_tiled(predict, x, 4, overlap=radius)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    predict_tiled(predict, x, 4, overlap=radius)
-    return first, time.perf_counter() - start
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        predict_tiled(predict, x, 4, overlap=radius)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
 
 
 def main() -> None:
@@ -148,12 +144,14 @@ def one_side(side: int, model_path: Path, reference: torch.nn.Module, tmp: Path,
           f"{100 * np.mean(a != b):.2f}% of values differ, PSNR "
           f"{'inf' if mse == 0 else f'{10 * np.log10(255 ** 2 / mse):.1f}'} dB")
     if args.compile:
-        first, later = compiled_seconds(model_path, x)
-        print(line("predictor through torch.compile, tiles only", later))
-        print(f"  (compile and first call {first:.1f} s)")
+        print(line("the command's tiles alone, eager", tiles_seconds(model_path, x, compile=False)[1]))
+        first, later = tiles_seconds(model_path, x, compile=True)
+        print(line("the command's tiles alone, --compile", later))
+        print(f"  (compiling and the first call: {first:.1f} s)")
     if args.profile:
-        print("  the whole command's operators by self CPU time:")
-        print(top_operators(lambda: run_command(image, model_path, tmp / "prof"), count=8, repeats=1))
+        print("  the whole command's operators by self CPU time, by input shape ([N, C, H, W], weight):")
+        print(top_operators(lambda: run_command(image, model_path, tmp / "prof"), count=10, repeats=1,
+                            by_shape=True))
 
 
 if __name__ == "__main__":

@@ -463,3 +463,22 @@ def test_collisions_are_one_line_each_and_the_rest_still_runs(model, tmp_path, c
                    "--model", str(model), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 1 and f"its output {tmp_path / 'out' / 'same.png'} is already the output of" in err
+
+
+def test_compile_gives_the_eager_output_and_falls_back_when_compiling_fails(model, tmp_path, capsys, monkeypatch):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), cells(40, 36, seed=1, peak=255, channels=3).astype(np.uint8))
+    assert upscale(image, "--model", model, "--out", tmp_path / "eager", "--precision", "fp32") == 0
+    assert upscale(image, "--model", model, "--out", tmp_path / "compiled", "--precision", "fp32", "--compile") == 0
+    eager, compiled = (cv2.imread(str(tmp_path / d / "a.png")).astype(int) for d in ("eager", "compiled"))
+    assert np.abs(eager - compiled).max() <= 1   # fp32 rounding of fused kernels, at most one 8-bit level
+
+    def broken(net, **kwargs):   # what a machine without a C++ compiler gets at the first call
+        def fail(x):
+            raise RuntimeError("no compiler")
+        return fail
+    monkeypatch.setattr(torch, "compile", broken)
+    capsys.readouterr()
+    assert upscale(image, "--model", model, "--out", tmp_path / "fallback", "--precision", "fp32", "--compile") == 0
+    assert "torch.compile failed" in capsys.readouterr().err
+    assert np.array_equal(cv2.imread(str(tmp_path / "fallback" / "a.png")).astype(int), eager)

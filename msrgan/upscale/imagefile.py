@@ -180,8 +180,8 @@ def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, 
             target = io.BytesIO() if image.gz else tmp
             note = write_tiff(target, pixels, image.axes, scaled(image.tiff, scale))
             data = target.getvalue() if image.gz else None
-        elif image.suffix == ".png":
-            data = imagecodecs.png_encode(np.ascontiguousarray(pixels))
+        elif image.suffix == ".png":   # OpenCV's fast settings, as write_png: 6x faster than level 6, 1.3x larger
+            data = imagecodecs.png_encode(np.ascontiguousarray(pixels), level=1, strategy=3, filter=16)
         else:
             if pixels.ndim == 3:
                 pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)

@@ -141,7 +141,7 @@ class Upscaler:
 
 
 def load_upscaler(model: str, device: str = "auto", precision: str = "auto", channels: str = "auto",
-                  tile: int = 256, overlap: int | None = None, batch: int = 0) -> Upscaler:
+                  tile: int = 256, overlap: int | None = None, batch: int = 0, compile: bool = False) -> Upscaler:
     """The generator file `model` ready to upscale; UserError naming the option for a bad model or setting.
     `overlap` None: the generator's receptive-field radius (receptive_radius), so tiles blend without seams."""
     if tile < 16:
@@ -157,6 +157,6 @@ def load_upscaler(model: str, device: str = "auto", precision: str = "auto", cha
             fail(f"--tile: this generator sees {overlap} input pixels around each one, so tiles need at least "
                  f"{3 * overlap} pixels (or set a smaller --overlap), got {tile}")
     width = generator.config.in_channels
-    return Upscaler(predictor(generator, runtime), meta, generator.config.scale, width,
+    return Upscaler(predictor(generator, runtime, compile), meta, generator.config.scale, width,
                     parse_channels(channels, width), tile, overlap,
                     batch or (8 if runtime.device.type == "cuda" else 1))
