@@ -78,12 +78,20 @@ class SplitFractions(Section):
     test: float = Field(0.15, ge=0, lt=1)
 
 
+class Microscope(Section):                                 # msrgan.data.optics.Acquisition, in its units
+    psf_sigma: float = Field(1.0, ge=0)        # extra Gaussian blur of the LR optics, HR pixels
+    photons: float = Field(200.0, gt=0)        # expected photons per LR pixel where HR is at full scale
+    read_noise: float = Field(2.0, ge=0)       # detector read noise, photons RMS
+
+
 class Prepare(Section):
     mode: Literal["resize", "tiles"] = "resize"
     hr_size: int = Field(96, ge=8)
     scale: int = Field(4, ge=2)
     hr_interpolation: Literal["cubic", "area"] = "cubic"
     tile_min_foreground: float = Field(0.05, ge=0, le=1)   # tiles mode: skip tiles with less signal than this
+    degradation: Literal["bicubic", "microscope"] = "bicubic"   # how the LR is made from the HR
+    microscope: Microscope = Microscope()
     split: SplitFractions = SplitFractions()
 
 

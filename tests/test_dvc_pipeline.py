@@ -3,12 +3,15 @@ the outputs survive a push to a folder remote, deleting cache and data, and a pu
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -64,6 +67,20 @@ def test_repro_reruns_only_what_changed_and_push_pull(tmp_path):
     params["prepare"]["hr_size"] = 16
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert ran(run(repo, DVC, "repro")) == ["prepare"]            # only the stage whose params changed
+    processed = repo / "data" / "processed"
+    bicubic = {p.relative_to(processed): cv2.imread(str(p)) for p in processed.glob("*/lr/*.png")}
+
+    params["prepare"]["degradation"] = "microscope"               # an LR acquisition instead of bicubic decimation
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(run(repo, DVC, "repro")) == ["prepare"]
+    domain = json.loads((processed / "domain.json").read_text())
+    assert domain == {"mode": "resize", "hr_size": 16, "scale": 4, "hr_interpolation": "cubic",
+                      "degradation": "microscope", "microscope": params["prepare"]["microscope"]}
+    acquired = {p.relative_to(processed): cv2.imread(str(p)) for p in processed.glob("*/lr/*.png")}
+    assert acquired.keys() == bicubic.keys()
+    for name, lr in acquired.items():   # the same scene, noisier and blurrier: close in mean, not the same image
+        assert lr.shape == bicubic[name].shape and not np.array_equal(lr, bicubic[name])
+        assert abs(lr.mean() - bicubic[name].mean()) < 6
     before = {d: digest(repo / "data" / d) for d in ("raw", "merged", "processed")}
 
     run(repo, DVC, "remote", "add", "-d", "store", str(tmp_path / "remote"))

@@ -482,3 +482,20 @@ def test_compile_gives_the_eager_output_and_falls_back_when_compiling_fails(mode
     assert upscale(image, "--model", model, "--out", tmp_path / "fallback", "--precision", "fp32", "--compile") == 0
     assert "torch.compile failed" in capsys.readouterr().err
     assert np.array_equal(cv2.imread(str(tmp_path / "fallback" / "a.png")).astype(int), eager)
+
+
+def test_a_field_far_larger_than_the_training_fields_gets_a_domain_note(tmp_path, capsys):
+    """A generator trained in paper mode records its domain; a field far larger than its LR side is named as
+    outside it (a note, not an error); a field of that size is not."""
+    torch.manual_seed(0)
+    net = Generator(GeneratorConfig(blocks=1, channels=8, norm="none", res_scale=0.2, upsample="resize"))
+    save_generator(tmp_path / "paper.pt", net, domain={"mode": "resize", "hr_size": 96, "scale": 4,
+                                                       "degradation": "bicubic"})
+    for side in (24, 200):
+        cv2.imwrite(str(tmp_path / f"f{side}.png"), cells(side, side, seed=side, peak=255, channels=3).astype(np.uint8))
+    assert main(["upscale", str(tmp_path / "f24.png"), str(tmp_path / "f200.png"), "--model",
+                 str(tmp_path / "paper.pt"), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    small, large = out.split("f200.png ->")
+    assert "training domain" not in small
+    assert "note: this generator learned whole fields shrunk to 96 px (LR 24 px); a 200x200 field" in large

@@ -3,24 +3,30 @@
 - resize (the paper): the whole FOV -> hr_size x hr_size (INTER_CUBIC, or INTER_AREA with hr_interpolation: area).
 - tiles: hr_size x hr_size tiles cut at native resolution on a grid, without those with less foreground than
   tile_min_foreground (foreground: the brightest stain above the FOV's Otsu threshold, at least FOREGROUND_MIN).
-The LR is always exactly cv2.resize(hr, (w // scale, h // scale), interpolation=cv2.INTER_CUBIC), no antialiasing.
+The LR (`degradation`): bicubic, exactly cv2.resize(hr, (w // scale, h // scale), interpolation=cv2.INTER_CUBIC), no
+antialiasing (the paper); or microscope, an LR acquisition of the same specimen (msrgan.data.optics: extra PSF,
+binning, Poisson-Gaussian noise, quantisation), seeded by (seed, image id) so each image's noise is its own and
+reproducible. DOMAIN (domain.json) records how the pairs were made, for the generator files trained on them.
 Masks (where merge has them) are resized with nearest neighbour (resize) or cropped and renumbered 1..n (tiles).
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from msrgan.atomic import atomic_dir, atomic_path
+from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels, parse_labels
 from msrgan.data.degrade import downscale
 from msrgan.data.merge import NORMALISATION
+from msrgan.data.optics import Acquisition, acquire
 from msrgan.data.raw import read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
 from msrgan.data.threads import thread_map
@@ -31,6 +37,7 @@ from msrgan.params import Prepare
 INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
 FOREGROUND_MIN = 8   # 8-bit level: the Otsu threshold of a nearly empty FOV would otherwise split its noise
 INDEX_COLUMNS = ["id", "split", "labels", "fov", "nuclei_mask", "cell_mask"]
+DOMAIN = "domain.json"   # the prepare params that define the pairs: mode, sizes, degradation
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,9 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
         for name in SPLITS:
             for kind in ("hr", "lr"):
                 (tmp / name / kind).mkdir(parents=True)
-        rows = [row for fov_rows in thread_map(lambda fov: prepare_fov(fov, splits[fov.id], params, merged, tmp),
-                                               fovs, "prepare", workers) for row in fov_rows]
+        rows = [row for fov_rows in thread_map(lambda fov: prepare_fov(fov, splits[fov.id], params, merged, tmp,
+                                                                       seed), fovs, "prepare", workers)
+                for row in fov_rows]
         counts = {name: sum(r["split"] == name for r in rows) for name in SPLITS}
         for name in SPLITS:
             wanted = (name == "train") or getattr(params.split, name) > 0
@@ -83,13 +91,32 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
             writer.writerows(rows)
         if (merged / NORMALISATION).is_file():
             shutil.copyfile(merged / NORMALISATION, tmp / NORMALISATION)
+        write_text(tmp / DOMAIN, json.dumps(domain(params), indent=2) + "\n")
     unit = "tiles" if params.mode == "tiles" else "FOVs"
     print(f"prepare: {len(fovs)} FOVs -> " + ", ".join(f"{name} {counts[name]} {unit}" for name in SPLITS)
           + f" ({params.hr_size}px HR, {params.hr_size // params.scale}px LR) in {Path(out)}")
     return rows
 
 
-def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: Path) -> list[dict]:
+def domain(params: Prepare) -> dict:
+    """What defines the HR/LR pairs (written to DOMAIN; the generator files carry it)."""
+    keep = {"mode", "hr_size", "scale", "hr_interpolation", "degradation"}
+    out = params.model_dump(include=keep)
+    if params.degradation == "microscope":
+        out["microscope"] = params.microscope.model_dump()
+    return out
+
+
+def degrade(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.ndarray:
+    """The LR image of `hr` (H x W x C uint8) by `params.degradation`."""
+    if params.degradation == "bicubic":
+        return downscale(hr, params.scale)
+    m = params.microscope
+    rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
+    return acquire(hr, Acquisition(params.scale, m.psf_sigma, m.photons, m.read_noise), rng)
+
+
+def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: Path, seed: int) -> list[dict]:
     image = read_png_rgb(merged / f"{fov.id}.png")
     masks = [read_image(merged / "masks" / f"{fov.id}_{kind}.png") for kind in ("nuclei", "cells")] if fov.masks else []
     if params.mode == "resize":
@@ -103,7 +130,7 @@ def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: 
     rows = []
     for piece_id, hr, piece_masks in pieces:
         write_png(out / split / "hr" / f"{piece_id}.png", hr)
-        write_png(out / split / "lr" / f"{piece_id}.png", downscale(hr, params.scale))
+        write_png(out / split / "lr" / f"{piece_id}.png", degrade(hr, params, seed, piece_id))
         names = [f"masks/{piece_id}_{kind}.png" for kind in ("nuclei", "cells")] if piece_masks else ["", ""]
         for name, mask in zip(names, piece_masks):
             write_png(out / name, mask)   # atomic_path creates masks/ on first use

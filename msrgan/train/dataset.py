@@ -67,10 +67,14 @@ def load_split(processed: str | Path, split: str) -> Split:
     return Split(list(rows["id"]), to_tensor(hr), to_tensor(lr), labels)
 
 
-def normalisation(processed: str | Path) -> dict:
-    """How merge scaled 16-bit stains (data/processed/normalisation.json), for the generator file; {} if unknown."""
-    path = Path(processed) / "normalisation.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+def training_data_meta(processed: str | Path) -> dict:
+    """What the generator file records of its training data: how merge scaled 16-bit stains (normalisation.json)
+    and, as `domain`, how prepare made the pairs (domain.json: mode, sizes, degradation); {} where unknown."""
+    path, domain = Path(processed) / "normalisation.json", Path(processed) / "domain.json"
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    if domain.is_file():
+        meta["domain"] = json.loads(domain.read_text())
+    return meta
 
 
 def fingerprint(processed: str | Path) -> str:

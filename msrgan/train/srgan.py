@@ -13,7 +13,7 @@ from msrgan.models.generatorfile import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.params import TrainSRGAN
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
-from msrgan.train.dataset import fingerprint, normalisation, training_batch
+from msrgan.train.dataset import fingerprint, training_batch, training_data_meta
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.validation import bicubic_metrics, generator_summary, sample_strip, validate_generator
 
@@ -114,7 +114,7 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
             summary["loss"] = loss.model_dump(mode="json")
             save_generator(models / "generator.pt", generator, stage=STAGE, val=result.selected,
-                           selected_iteration=result.selected_step, loss=summary["loss"], **normalisation(processed))
+                           selected_iteration=result.selected_step, loss=summary["loss"], **training_data_meta(processed))
             save_discriminator(models / "discriminator.pt", disc, stage=STAGE)
             live.image("val_samples.png", sample_strip(generator, val, rt))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")

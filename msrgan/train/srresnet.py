@@ -10,7 +10,7 @@ from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.generatorfile import save_generator
 from msrgan.params import TrainSRResNet
 from msrgan.train.checkpoint import weights_digest, run_hash
-from msrgan.train.dataset import fingerprint, normalisation, training_batch
+from msrgan.train.dataset import fingerprint, training_batch, training_data_meta
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.validation import bicubic_metrics, generator_summary, sample_strip, validate_generator
 
@@ -57,7 +57,7 @@ def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processe
         if world.main:
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
             save_generator(Path(models) / "srresnet.pt", model, stage=STAGE, val=result.selected,
-                           selected_iteration=result.selected_step, **normalisation(processed))
+                           selected_iteration=result.selected_step, **training_data_meta(processed))
             live.image("val_samples.png", sample_strip(model, val, rt))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
 

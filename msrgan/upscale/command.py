@@ -137,8 +137,9 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     line = (f"{src} -> {dest} ({width}x{height} -> {width * s}x{height * s}, {channels} channel(s), "
             f"{planes.dtype}{f', {count} planes' if count > 1 else ''}{', streamed in tiles' if streamed else ''})")
     line += f"\n  {upscaler.mapping(planes, image.channel_names())}{'; alpha kept as a mask' if image.alpha else ''}"
-    if note:
-        line += f"\n  note: {note}"
+    for remark in (note, upscaler.domain_note(height, width)):
+        if remark:
+            line += f"\n  note: {remark}"
     if check is not None:
         base = dest.with_name(dest.name + ".consistency")
         if count == 1:

@@ -60,6 +60,20 @@ class Upscaler:
                 words.append(text)
         return "; ".join(words)
 
+    def domain_note(self, height: int, width: int) -> str | None:
+        """One line when an H x W input field does not look like the generator's training images (the file's
+        `domain`, written by prepare), else None: a generator trained on whole fields shrunk to hr_size px, on a
+        field more than 4x its LR side."""
+        domain = self.meta.get("domain") or {}
+        if domain.get("mode") != "resize":
+            return None
+        lr_side = domain["hr_size"] // domain["scale"]
+        if max(height, width) <= 4 * lr_side:
+            return None
+        return (f"this generator learned whole fields shrunk to {domain['hr_size']} px (LR {lr_side} px); a "
+                f"{width}x{height} field shows cells many times wider than those, outside its training domain "
+                f"(unless it was shrunk the same way)")
+
     def tiles(self, planes: np.ndarray) -> int:
         """How many tile predictions upscaling `planes` takes (for a progress bar)."""
         count, height, width, channels = planes.shape

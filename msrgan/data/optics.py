@@ -1,0 +1,79 @@
+"""The microscope's low-resolution acquisition, as a physical model: extra optical blur, camera binning,
+Poisson-Gaussian noise, quantisation. One definition, for `prepare.degradation: microscope`.
+
+An LR acquisition of the same specimen as an HR image differs from it by
+- optics: a lower-NA objective has a wider PSF. Both PSFs are close to Gaussians (the Airy core: sigma about
+  0.21 lambda / NA, Zhang et al. 2007, Appl. Opt. 46:1819), and a Gaussian of width sigma_LR is the HR image's
+  Gaussian of width sigma_HR blurred by one of sqrt(sigma_LR^2 - sigma_HR^2): `psf_sigma`, in HR pixels;
+- the camera: one LR pixel collects the light of scale x scale HR pixels (binning sums, so photons are conserved);
+- the detector: photon shot noise (Poisson) and read noise (Gaussian, in photons RMS) at a photon level: `photons`
+  expected per LR pixel where the HR image is at full scale (255 for 8 bit, 65535 for 16 bit);
+- digitisation: back to the input's intensity scale and bit depth (a mean-preserving map: a flat HR field gives
+  an LR field of the same value on average).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    scale: int                  # binning: one LR pixel per scale x scale HR pixels
+    psf_sigma: float = 1.0      # extra Gaussian blur of the LR optics, HR pixels (0: the same optics)
+    photons: float = 200.0      # expected photons per LR pixel at full scale
+    read_noise: float = 2.0     # detector read noise, photons RMS
+
+    def __post_init__(self):
+        if self.scale < 1 or self.psf_sigma < 0 or self.photons <= 0 or self.read_noise < 0:
+            raise ValueError(f"not a valid acquisition: {self}")
+
+
+def gaussian_psf(sigma: float, radius: int | None = None) -> np.ndarray:
+    """A (2r+1) x (2r+1) float64 Gaussian PSF of standard deviation `sigma` pixels, sampled at pixel centres and
+    normalised to integrate to 1 (r = ceil(4 sigma) by default; sigma 0: the 1 x 1 identity)."""
+    if sigma == 0:
+        return np.ones((1, 1))
+    radius = math.ceil(4 * sigma) if radius is None else radius
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-x**2 / (2 * sigma**2))
+    psf = np.outer(g, g)
+    return psf / psf.sum()
+
+
+def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """`image` (H x W[ x C] float) convolved with gaussian_psf(sigma), mirrored at the border (float32)."""
+    image = np.asarray(image, np.float32)
+    if sigma == 0:
+        return image.copy()
+    kernel = gaussian_psf(sigma)
+    return cv2.sepFilter2D(image, cv2.CV_32F, kernel.sum(0), kernel.sum(1), borderType=cv2.BORDER_REFLECT)
+
+
+def bin_pixels(image: np.ndarray, scale: int) -> np.ndarray:
+    """Sum of each scale x scale block (H x W[ x C] -> H//scale x W//scale[ x C], float64); rows and columns beyond
+    a multiple of `scale` are dropped. Photons are conserved: the sum over the kept area is unchanged."""
+    h, w = image.shape[0] // scale * scale, image.shape[1] // scale * scale
+    kept = np.asarray(image[:h, :w], np.float64)
+    return kept.reshape(h // scale, scale, w // scale, scale, *kept.shape[2:]).sum(axis=(1, 3))
+
+
+def detect(expected: np.ndarray, read_noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Photon counts for `expected` photons per pixel: Poisson shot noise plus Gaussian read noise of `read_noise`
+    photons RMS (float64; variance = expected + read_noise^2)."""
+    counts = rng.poisson(np.clip(expected, 0, None)).astype(np.float64)
+    return counts + read_noise * rng.standard_normal(expected.shape)
+
+
+def acquire(hr: np.ndarray, acquisition: Acquisition, rng: np.random.Generator) -> np.ndarray:
+    """The LR acquisition of the specimen that `hr` (H x W[ x C], uint8 or uint16) shows: blurred by the extra PSF,
+    binned, detected at the photon level, digitised back to hr's scale and dtype (H//scale x W//scale[ x C])."""
+    full = np.iinfo(hr.dtype).max
+    signal = blur(hr.astype(np.float32) / full, acquisition.psf_sigma)         # fraction of full scale
+    per_hr_pixel = acquisition.photons / acquisition.scale**2
+    photons = detect(bin_pixels(signal, acquisition.scale) * per_hr_pixel, acquisition.read_noise, rng)
+    lr = photons / acquisition.photons * full                                  # mean-preserving
+    return np.clip(np.rint(lr), 0, full).astype(hr.dtype)
