@@ -148,30 +148,63 @@ def test_the_pipelines_test_field_and_a_folder_package(trained, tmp_path):
     assert fov in (out / "README.md").read_text()
 
 
-@pytest.mark.parametrize("case", ["foreign", "damaged", "exists", "unwritable", "licence"])
-def test_bad_inputs_get_one_line_and_nothing_is_written(case, trained, field16, tmp_path, capsys):
-    model, out = trained[0], tmp_path / "out" / "model.zip"
-    out.parent.mkdir()
-    extra = []
+CASES = ["foreign", "damaged", "missing weights", "unknown config key", "nan weights", "exists", "not a package",
+         "working folder", "unwritable", "licence", "author", "2 channels", "tiny sample", "metrics"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_inputs_get_one_line_and_nothing_is_written(case, trained, field16, tmp_path, capsys, monkeypatch):
+    model, out = trained[0], tmp_path / "out" / "new" / "model.zip"   # "new": must not be created on failure
+    (tmp_path / "out").mkdir()
+    sample, extra = field16, []
+    blob = torch.load(trained[0], weights_only=True)
     if case == "foreign":
         model = tmp_path / "foreign.pt"
         torch.save({"state_dict": {}}, model)
     elif case == "damaged":
         model = tmp_path / "damaged.pt"
         model.write_bytes(trained[0].read_bytes()[:1000])
+    elif case in ("missing weights", "unknown config key", "nan weights"):
+        if case == "missing weights":
+            blob["state_dict"].pop(next(iter(blob["state_dict"])))
+        elif case == "unknown config key":
+            blob["config"]["colour"] = "red"
+        else:
+            blob["state_dict"] = {k: torch.full_like(v, float("nan")) for k, v in blob["state_dict"].items()}
+        model = tmp_path / "edited.pt"
+        torch.save(blob, model)
     elif case == "exists":
+        out = tmp_path / "out" / "model.zip"
         out.write_text("mine")
+    elif case == "not a package":
+        out = tmp_path / "out" / "folder"
+        out.mkdir()
+        (out / "mine.txt").write_text("mine")
+        extra = ["--force"]
+    elif case == "working folder":
+        out = tmp_path / "out"
+        (out / "mine.txt").write_text("mine")
+        (out / "rdf.yaml").write_text("")
+        monkeypatch.chdir(out)
+        extra = ["--force"]
     elif case == "unwritable":
-        (tmp_path / "afile").write_text("")
-        out = tmp_path / "afile" / "model.zip"
-    else:
+        (tmp_path / "out" / "afile").write_text("")
+        out = tmp_path / "out" / "afile" / "model.zip"
+    elif case == "licence":
         extra = ["--license", "Apache 2"]
-    before = sorted(p.name for p in out.parent.iterdir()) if out.parent.is_dir() else None
-    code = main(["export", str(model), "--out", str(out), "--sample", str(field16), *extra])
+    elif case == "author":
+        extra = ["--author", "A/B"]
+    elif case == "2 channels":
+        sample = tmp_path / "two.tif"
+        tifffile.imwrite(sample, np.zeros((2, 200, 200), np.uint16), metadata={"axes": "CYX"})
+    elif case == "tiny sample":
+        sample = tmp_path / "tiny.tif"
+        tifffile.imwrite(sample, np.zeros((20, 20, 3), np.uint16))
+    else:
+        (tmp_path / "bad.json").write_text('{"msrgan": {"psnr": "x"}}')
+        extra = ["--metrics", str(tmp_path / "bad.json")]
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code = main(["export", str(model), "--out", str(out), "--sample", str(sample), *extra])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: ") and len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    after = sorted(p.name for p in out.parent.iterdir()) if out.parent.is_dir() else None
-    assert after == before   # nothing half-written beside the output
-    if case == "exists":
-        assert out.read_text() == "mine" and "--force" in err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before   # nothing written or removed

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from msrgan.errors import UserError, fail
-from msrgan.export.documentation import training_domain
-from msrgan.export.package import export
+from msrgan.export.documentation import evaluation_table, training_domain
+from msrgan.export.package import check_output, export
 from msrgan.export.sample import file_field, pipeline_field
 from msrgan.params import Export
 
@@ -39,8 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        if Path(args.out).exists() and not args.force:   # before any work
-            fail(f"{args.out}: exists (pass --force to replace it)")
+        check_output(Path(args.out), args.force)   # before any work
         field, source = file_field(args.sample) if args.sample else pipeline_field(args.raw, args.processed)
         evaluation = {}
         if Path(args.metrics).is_file():
@@ -48,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                 evaluation = json.loads(Path(args.metrics).read_text())
             except json.JSONDecodeError as exc:
                 fail(f"{args.metrics}: not valid JSON ({exc.msg})")
+            evaluation_table(evaluation, args.metrics)   # a value that is no number: one line now, not later
         out = export(args.model, args.out, field, source, evaluation, training_domain(args.processed),
                      args.authors or Export().authors, args.license, args.force)
     except UserError as exc:

@@ -5,6 +5,7 @@ import csv
 import os
 from pathlib import Path
 
+from msrgan.errors import fail
 from msrgan.imageio import image_size
 
 METHODS = {"bicubic": "bicubic", "srresnet": "SRResNet", "msrgan": "mSRGAN"}
@@ -28,16 +29,26 @@ def training_domain(processed: str | os.PathLike) -> str:
             f"decimation.")
 
 
-def evaluation_table(evaluation: dict) -> str:
+def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") -> str:
     """metrics/evaluate.json as a markdown table (the rows it has), with the LR-consistency warning where it
-    applies; '' when there is nothing to show."""
+    applies; '' when there is nothing to show. UserError naming `source` and the key for a value that is no
+    number."""
+    if not isinstance(evaluation, dict):
+        fail(f"{source}: expected an object of methods")
     rows = [m for m in METHODS if m in evaluation]
     if not rows:
         return ""
     lines = ["| | " + " | ".join(COLUMNS.values()) + " |", "|---|" + "---:|" * len(COLUMNS)]
     for m in rows:
-        cells = [f"{evaluation[m][k]:.3f}" if k == "ssim" else f"{evaluation[m][k]:.2f}" if k in evaluation[m]
-                 else "" for k in COLUMNS]
+        entry = evaluation[m]
+        if not isinstance(entry, dict):
+            fail(f"{source}: {m}: expected an object of metrics")
+        cells = []
+        for k in COLUMNS:
+            value = entry.get(k)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                fail(f"{source}: {m}.{k}: not a number ({value!r})")
+            cells.append("" if value is None else f"{value:.3f}" if k == "ssim" else f"{value:.2f}")
         lines.append(f"| {METHODS[m]} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     lr = {m: evaluation[m].get("lr_psnr") for m in rows}
@@ -49,7 +60,7 @@ def evaluation_table(evaluation: dict) -> str:
 
 
 def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
-                  sample_source: str, percentiles: tuple[float, float]) -> str:
+                  sample_source: str, percentiles: tuple[float, float], scale: int) -> str:
     """Markdown for the package. `kind`: 'mSRGAN' or 'SRResNet'; `meta`: the generator file's metadata; `domain`:
     one sentence on the training data; `evaluation`: metrics/evaluate.json ({} if not known)."""
     selected = meta.get("selected_iteration")
@@ -57,7 +68,7 @@ def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dic
     table = evaluation_table(evaluation)
     return f"""# {name}
 
-4x super-resolution of high-content-screening confocal fluorescence images (Human Protein Atlas style: microtubules,
+{scale}x super-resolution of high-content-screening confocal fluorescence images (Human Protein Atlas style: microtubules,
 protein of interest, nucleus): the {kind} generator of a reproduction of mSRGAN (Gawande 2018, an SRGAN for
 high-content screening), exported by `python -m msrgan export`.
 
@@ -87,19 +98,23 @@ preprocessing does.
 - `input`: batch, channel (microtubules, protein, nucleus), y, x. Any intensities (8- or 16-bit fields are cast to
   float32); any size from {min_size} px up (twice the halo and one). Preprocessing: per image and channel, the {low}-{high}
   percentile window to [0, 1], clipped.
-- `output`: 4x the input's y and x, **in the input's window units**: 0 is the input channel's {low}th percentile,
+- `output`: {scale}x the input's y and x, **in the input's window units**: 0 is the input channel's {low}th percentile,
   1 its {high}th. BioImage.IO format 0.5 has no inverse of a per-image percentile window, so to get intensities in
   the input's units multiply each channel by (p{high} - p{low}) of the input and add p{low}, or use
   `python -m msrgan upscale`, which does this and also restores the tails the window clips (the pixels below
-  p{low} and above p{high}). On a 16-bit field the two agree to within rounding everywhere else (tested); on fields
-  of over 262,144 pixels `msrgan upscale` takes the percentiles from a seeded sample of that many pixels, within
-  sampling noise of this package's.
-- Halo: {radius * 4} output pixels ({radius} input pixels, the generator's receptive-field radius): tiles that keep
+  p{low} and above p{high}). On a 16-bit field the two agree to within rounding everywhere else when the package
+  runs on the whole field as bioimageio.core's model test runs it (tested). Consumers that pad the field first
+  shift the window a little (bioimageio.core's `predict` pads by the halo, mirrored, before taking the
+  percentiles: up to 0.03 window units measured) and change the outer band of one halo (mirrored instead of
+  zero padding: up to 0.2 there); on fields of over 262,144 pixels `msrgan upscale` takes the percentiles from a
+  seeded sample of that many pixels, within sampling noise of this package's. An 8-bit field goes through the
+  same window here, but through x/255 in `msrgan upscale`, so for 8-bit data the two differ.
+- Halo: {radius * scale} output pixels ({radius} input pixels, the generator's receptive-field radius): tiles that keep
   this much context join without seams.
 
 ## Test tensors
 
-`test_input.npy` is {sample_source} of the study, shrunk whole to {min_size * 4} px and bicubic-decimated to
+`test_input.npy` is {sample_source}, shrunk whole to {min_size * scale} px and bicubic-decimated to
 {min_size} px as the pipeline makes its LR images; `test_output.npy` is this package's output on it.
 The cover shows LR | bicubic | SR | HR.
 """

@@ -81,7 +81,7 @@ def tensors(spec, radius: int, scale: int, dtype: np.dtype, percentiles: tuple[f
     space_in = [spec.SpaceInputAxis(id=spec.AxisId(a), size=spec.ParameterizedSize(min=min_input(radius), step=STEP))
                 for a in ("y", "x")]
     # `data` is what the network gets and gives: float32 (a spec 0.5 consumer casts an integer field first)
-    data = spec.IntervalOrRatioDataDescr(type="float32", range=(0.0, float(np.iinfo(dtype).max)))
+    data = spec.IntervalOrRatioDataDescr(type="float32", range=(0.0, None))   # any intensities, 8- or 16-bit
     unit = spec.IntervalOrRatioDataDescr(type="float32", range=(0.0, 1.0))
     image_axes = [spec.AxisId("y"), spec.AxisId("x")]
     source = spec.InputTensorDescr(
@@ -180,6 +180,27 @@ def check_package(path: Path) -> None:
         fail(f"{path}: bioimageio.core's model test failed ({reason})")
 
 
+def check_output(out: Path, force: bool) -> None:
+    """Before any work, a UserError if `out` cannot or must not be written: it exists (without `force`), or is an
+    existing folder that is not a package (only a folder with an rdf.yaml is replaced), or the working folder or one
+    above it, or its nearest existing parent is not a writable folder (nothing is created here)."""
+    if out.exists():
+        if not force:
+            fail(f"{out}: exists (pass --force to replace it)")
+        if out.is_dir() and (Path.cwd().resolve().is_relative_to(out.resolve()) or not (out / "rdf.yaml").is_file()):
+            fail(f"{out}: an existing folder that is not a BioImage.IO package (or holds the working folder): "
+                 f"not replaced, even with --force")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        fail(f"{out}: {parent} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        fail(f"{out}: cannot write in {parent} ({exc.strerror or exc})")
+
+
 def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, source: str, evaluation: dict,
            domain: str, authors: Sequence[str], license: str, force: bool = False) -> Path:
     """Write the BioImage.IO package of the generator file `model` to `out` (a .zip file, else a folder), with test
@@ -187,18 +208,14 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
     on it. UserError (one line, nothing written) for a foreign or damaged file, an existing `out` without
     `force`, an unwritable `out`, or a failed model test."""
     out = Path(out)
-    if out.exists() and not force:
-        fail(f"{out}: exists (pass --force to replace it)")
-    try:   # before any work: can the package be written there?
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=out.parent).close()
-    except OSError as exc:
-        fail(f"{out}: cannot write there ({exc.strerror or exc})")
+    check_output(out, force)
     spec = _spec()
     try:
         spec.LicenseId(license)
     except ValidationError:
-        fail(f"licence: {license!r} is not an SPDX licence id (e.g. CC-BY-4.0, MIT, CC0-1.0)")
+        fail(f"licence: {license!r} is not a current SPDX licence id (e.g. CC-BY-4.0, MIT, CC0-1.0, GPL-3.0-only)")
+    if not authors or any(not a.strip() or "/" in a for a in authors):
+        fail(f"authors: each a name, not empty and without '/', got {list(authors)}")
     generator, meta = load_generator(model)
     kind = "mSRGAN" if meta.get("stage") == "train_srgan" else "SRResNet"
     folded, config = folded_generator(generator)
@@ -212,7 +229,7 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
         description=f"4x super-resolution of Human Protein Atlas style confocal fields (microtubules, protein, "
                     f"nucleus): the {kind} generator of the mSRGAN reproduction. Output in the input's percentile-"
                     f"window units (see documentation).",
-        documentation=documentation(name, kind, meta, domain, evaluation, radius, n, source, percentiles))
+        documentation=documentation(name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale))
     parameters = sum(p.numel() for p in folded.parameters())
     with tempfile.TemporaryDirectory(prefix="msrgan-export-") as tmp:
         work = Path(tmp) / "files"
@@ -232,6 +249,9 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
         np.save(work / "test_output.npy", np.ones((1, 3, scale * n, scale * n), np.float32))
         write_png(work / "cover.png", cover(sample, sample.hr, scale))
         sr = predict(describe(False), lr)
+        if not np.isfinite(sr).all():
+            fail(f"{model}: the generator's output on the test field is not finite (NaN or inf): a damaged or "
+                 f"diverged network")
         np.save(work / "test_output.npy", sr)
         window = intensity_window(sample.lr[None], meta)   # back to the field's intensities, for the cover
         write_png(work / "cover.png", cover(sample, sr[0].transpose(1, 2, 0) * (window.hi - window.lo) + window.lo,
@@ -247,6 +267,7 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
             save_bioimageio_package_as_folder(descr, output_path=package)
         check_package(package)
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             if out.suffix == ".zip":
                 with atomic_path(out) as target:
                     shutil.copyfile(package, target)

@@ -35,6 +35,9 @@ def shrink(field: np.ndarray, lr_size: int, scale: int, source: str) -> Sample:
     if field.dtype not in (np.uint8, np.uint16):
         fail(f"{source}: the test field must be 8- or 16-bit, got {field.dtype}")
     side = scale * lr_size
+    if min(field.shape[:2]) < side:
+        fail(f"{source}: the test field must be at least {side}x{side} pixels (it is shrunk to {side} px HR and "
+             f"{lr_size} px LR), got {field.shape[1]}x{field.shape[0]}")
     hr = cv2.resize(field, (side, side), interpolation=cv2.INTER_CUBIC)
     return Sample(downscale(hr, scale), hr, source)
 
@@ -53,21 +56,23 @@ def pipeline_field(raw: str | os.PathLike, processed: str | os.PathLike) -> tupl
     if fov is None:
         fail(f"{raw}: no raw files of test FOV {fovs[0]}")
     if RGB in fov.files:
-        return read_image(fov.files[RGB])[..., :3], f"test-split FOV {fov.id}"
+        return read_image(fov.files[RGB])[..., :3], f"test-split FOV {fov.id} of the study"
     normalisation = Path(processed) / "normalisation.json"
     colours = ("red", "green", "blue")
     if normalisation.is_file():
         colours = tuple(json.loads(normalisation.read_text()).get("rgb", colours))
-    return np.dstack([read_channel(fov.files[c]) for c in colours]), f"test-split FOV {fov.id}"
+    return np.dstack([read_channel(fov.files[c]) for c in colours]), f"test-split FOV {fov.id} of the study"
 
 
 def file_field(path: str | os.PathLike) -> tuple[np.ndarray, str]:
     """(H x W x 3 field, its description) from a user's image (what `msrgan upscale` reads): its first plane,
-    channels 0-2 as the generator's microtubules, protein, nucleus (fewer channels: the first repeated)."""
+    channels 0-2 as the generator's microtubules, protein, nucleus (one channel: repeated; two: a UserError)."""
     plane = read_input(path).planes()[0]
-    if plane.shape[-1] < 3:
-        plane = np.repeat(plane[..., :1], 3, axis=-1)
-    return np.ascontiguousarray(plane[..., :3]), Path(path).name
+    if plane.shape[-1] == 2:
+        fail(f"{path}: 2 channels; the test field needs the generator's 3 (microtubules, protein, nucleus) or 1")
+    if plane.shape[-1] == 1:
+        plane = np.repeat(plane, 3, axis=-1)
+    return np.ascontiguousarray(plane[..., :3]), f"your file {Path(path).name}"
 
 
 def display(image: np.ndarray, reference: np.ndarray) -> np.ndarray:

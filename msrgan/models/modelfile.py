@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict
 from typing import Callable, TypeVar
 
@@ -25,15 +26,24 @@ def save_model(path: str | os.PathLike, kind: str, model: nn.Module, **meta) -> 
 def load_model(path: str | os.PathLike, kind: str, build: Callable[[dict], M], what: str,
                device: str | torch.device = "cpu") -> tuple[M, dict]:
     """(network built from the file's config by `build`, in eval mode on `device`, its metadata).
-    A missing, unreadable or other-kind file is a UserError naming it; `what` names the network for people."""
+    A missing, unreadable, other-kind or damaged file (its config, weights or metadata not what the network needs)
+    is a UserError naming it; `what` names the network for people."""
+    if os.path.isdir(path):
+        fail(f"{path}: a folder, not a {what} file")
     if not os.path.isfile(path):
         fail(f"{path}: {what} file not found")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch's note on old pickle protocols: the verdict below says enough
+            warnings.simplefilter("ignore")
+            blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means this is not one of our files
         fail(f"{path}: not a readable {what} file ({type(exc).__name__})")
     if not isinstance(blob, dict) or blob.get("kind") != f"msrgan-{kind}":
         fail(f"{path}: not an mSRGAN {what} file")
-    model = build(blob["config"])
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval(), dict(blob.get("meta", {}))
+    try:
+        model = build(blob["config"])
+        model.load_state_dict(blob["state_dict"])
+        meta = dict(blob.get("meta") or {})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        fail(f"{path}: a damaged {what} file: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+    return model.to(device).eval(), meta
