@@ -65,3 +65,19 @@ def test_more_blur_and_fewer_photons_degrade_a_16bit_edge_more():
     assert sharp.dtype == np.uint16 and sharp[:, 15].mean() < 100 and sharp[:, 16].mean() > 39000   # binning only
     assert soft[:, 15].mean() > 4000 and soft[:, 16].mean() < 36000                               # wider PSF
     assert noisy[:, 20:].std() > 20 * sharp[:, 20:].std() + 1000
+
+
+def test_the_lr_consistency_follows_the_recorded_degradation():
+    """An LR that is exactly the microscope's expected acquisition of an image is consistent with that image under
+    the microscope domain, and not under bicubic decimation; without a domain it is bicubic, as before."""
+    from msrgan.data.degrade import downscale
+    from msrgan.data.optics import expected_lr, redownscale
+    from msrgan.evaluation.metrics import lr_consistency
+    rng = np.random.default_rng(4)
+    hr = np.clip(blur(rng.random((96, 96, 3)) * 255, 2.0) * 3 - 200, 0, 255).astype(np.uint8)
+    domain = {"degradation": "microscope", "microscope": {"psf_sigma": 1.5, "photons": 200, "read_noise": 2}}
+    lr = np.clip(np.rint(expected_lr(hr, 4, 1.5)), 0, 255).astype(np.uint8)
+    assert np.array_equal(redownscale(hr, 4, domain), lr)
+    assert np.array_equal(redownscale(hr, 4, None), downscale(hr, 4))
+    assert lr_consistency(hr, lr, domain) == float("inf")
+    assert lr_consistency(hr, lr, None) < 40 < lr_consistency(hr, downscale(hr, 4), {"degradation": "bicubic"})

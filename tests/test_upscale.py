@@ -499,3 +499,19 @@ def test_a_field_far_larger_than_the_training_fields_gets_a_domain_note(tmp_path
     small, large = out.split("f200.png ->")
     assert "training domain" not in small
     assert "note: this generator learned whole fields shrunk to 96 px (LR 24 px); a 200x200 field" in large
+
+
+def test_the_consistency_map_downscales_the_way_the_generator_was_trained(tmp_path, monkeypatch):
+    import msrgan.upscale.upscaler as upscaler_module
+    domain = {"mode": "tiles", "hr_size": 96, "scale": 4, "degradation": "microscope",
+              "microscope": {"psf_sigma": 1.0, "photons": 200.0, "read_noise": 2.0}}
+    net = Generator(GeneratorConfig(blocks=1, channels=8, norm="none", res_scale=0.2, upsample="resize"))
+    save_generator(tmp_path / "native.pt", net, domain=domain)
+    seen = []
+    original = upscaler_module.redownscale_error
+    monkeypatch.setattr(upscaler_module, "redownscale_error",
+                        lambda sr, lr, d=None: seen.append(d) or original(sr, lr, d))
+    cv2.imwrite(str(tmp_path / "a.png"), cells(40, 40, seed=2, peak=255, channels=3).astype(np.uint8))
+    assert upscale(tmp_path / "a.png", "--model", tmp_path / "native.pt", "--out", tmp_path / "o",
+                   "--consistency-map") == 0
+    assert seen == [domain]

@@ -1,5 +1,6 @@
 """The microscope's low-resolution acquisition, as a physical model: extra optical blur, camera binning,
-Poisson-Gaussian noise, quantisation. One definition, for `prepare.degradation: microscope`.
+Poisson-Gaussian noise, quantisation. One definition, for `prepare.degradation: microscope` and for the LR
+consistency (evaluate, `msrgan upscale --consistency-map`), which follows the degradation a generator was trained on.
 
 An LR acquisition of the same specimen as an HR image differs from it by
 - optics: a lower-NA objective has a wider PSF. Both PSFs are close to Gaussians (the Airy core: sigma about
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from msrgan.data.degrade import downscale
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,22 @@ def acquire(hr: np.ndarray, acquisition: Acquisition, rng: np.random.Generator) 
     photons = detect(bin_pixels(signal, acquisition.scale) * per_hr_pixel, acquisition.read_noise, rng)
     lr = photons / acquisition.photons * full                                  # mean-preserving
     return np.clip(np.rint(lr), 0, full).astype(hr.dtype)
+
+
+def expected_lr(image: np.ndarray, scale: int, psf_sigma: float) -> np.ndarray:
+    """What the LR acquisition of `image` (H x W[ x C]) records on average: blurred by the extra PSF and binned,
+    in image's intensity units (float32, H//scale x W//scale[ x C]). Its noise cannot be reproduced, so this is
+    what an SR image, downscaled again, is compared with its LR input by."""
+    return (bin_pixels(blur(image, psf_sigma), scale) / scale**2).astype(np.float32)
+
+
+def redownscale(image: np.ndarray, scale: int, domain: dict | None) -> np.ndarray:
+    """`image` (H x W[ x C]) made small the way its LR input was made, by a generator file's (or prepare's)
+    recorded `domain`: bicubic decimation (the default, and without a domain), or the microscope's expected LR.
+    Same dtype as `image` (integers rounded and clipped)."""
+    if not domain or domain.get("degradation", "bicubic") == "bicubic":
+        return downscale(image, scale)
+    small = expected_lr(image, scale, float(domain["microscope"]["psf_sigma"]))
+    if np.issubdtype(image.dtype, np.integer):
+        return np.clip(np.rint(small), 0, np.iinfo(image.dtype).max).astype(image.dtype)
+    return small.astype(image.dtype)

@@ -17,6 +17,7 @@ from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
 from msrgan.models.minivgg import load_minivgg
 from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
+from msrgan.train.dataset import training_data_meta
 from msrgan.train.device import pick_runtime
 
 GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
@@ -30,6 +31,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     torch.manual_seed(seed)
     models, metrics_dir = Path(models), Path(metrics_dir)
     items = load_test_split(processed)
+    domain = training_data_meta(processed).get("domain")   # how the LR was made, for the LR consistency
     lrs = [read_png_rgb(item.lr) for item in items]
     hrs = [read_png_rgb(item.hr) for item in items]
     for item, lr, hr in zip(items, lrs, hrs):
@@ -54,7 +56,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
             for item, lr, hr, sr, dist in tqdm(list(zip(items, lrs, hrs, srs[method], distances)),
                                                desc=f"evaluate {method}", leave=False):
                 write_png(tmp / method / f"{item.id}.png", sr)
-                values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold)
+                values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold, domain)
                 rows.append({"id": item.id, "method": method, **values, "perceptual": float(dist)})
                 if hr.shape[:2] == hrs[0].shape[:2]:  # mean FRC curve over same-size images, for the figure
                     curve = np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from msrgan.data.degrade import downscale  # the one definition of how an LR image is made
+from msrgan.data.optics import redownscale  # how an LR image is made, by the recorded degradation
 
 CHANNELS = ("r", "g", "b")
 FRC_THRESHOLD = 1 / 7
@@ -130,11 +130,12 @@ def frc_resolution_rgb(reference: np.ndarray, test: np.ndarray, threshold: float
 
 
 # ---------------------------------------------------------------- LR consistency
-def lr_consistency(sr: np.ndarray, lr: np.ndarray) -> float:
-    """PSNR between the SR image downscaled the way the LR was made and the LR input itself: structure that the
-    network invented, or detail it lost, shows up here without any HR truth."""
+def lr_consistency(sr: np.ndarray, lr: np.ndarray, domain: dict | None = None) -> float:
+    """PSNR between the SR image downscaled the way the LR was made (prepare's recorded `domain`: bicubic, or the
+    microscope's expected LR, optics.redownscale) and the LR input itself: structure that the network invented, or
+    detail it lost, shows up here without any HR truth."""
     scale = sr.shape[0] // lr.shape[0]
-    return psnr(lr, downscale(sr, scale))
+    return psnr(lr, redownscale(sr, scale, domain))
 
 
 # ---------------------------------------------------------------- grid pattern (sub-pixel checkerboard)
@@ -217,15 +218,16 @@ def _to_tensor(images: np.ndarray, device: str) -> torch.Tensor:
 
 
 def image_metrics(hr: np.ndarray, sr: np.ndarray, lr: np.ndarray, nrmse_percentiles=(0.1, 99.9),
-                  frc_threshold: float = FRC_THRESHOLD) -> dict[str, float]:
-    """Every per-image metric except the perceptual distance (which batches through the network)."""
+                  frc_threshold: float = FRC_THRESHOLD, domain: dict | None = None) -> dict[str, float]:
+    """Every per-image metric except the perceptual distance (which batches through the network); `domain`: how
+    the LR was made (prepare's domain.json), for the LR consistency."""
     return {
         "psnr": psnr(hr, sr),
         "ssim": ssim(hr, sr),
         **channel_psnr(hr, sr),
         "nrmse": nrmse_care(hr, sr, nrmse_percentiles),
         "frc_resolution": frc_resolution_rgb(hr, sr, frc_threshold),
-        "lr_psnr": lr_consistency(sr, lr),
+        "lr_psnr": lr_consistency(sr, lr, domain),
         "grid_pattern": float(np.sqrt(np.square(grid_pattern(sr, sr.shape[0] // lr.shape[0])).mean())),
     }
 

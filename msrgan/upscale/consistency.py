@@ -1,6 +1,7 @@
 """Where an upscaled image disagrees with its own input: downscale it again exactly as the training LR was made
-(`cv2.resize(sr, (w // s, h // s), interpolation=cv2.INTER_CUBIC)`) and compare with the input, both in the
-generator's [0, 1] units. Detail the network invented that the input does not support shows up here.
+(the generator file's recorded degradation: `cv2.resize(sr, (w // s, h // s), interpolation=cv2.INTER_CUBIC)`, or
+the microscope's blur and binning, optics.redownscale) and compare with the input, both in the generator's [0, 1]
+units. Detail the network invented that the input does not support shows up here.
 
 A pattern that repeats with the upsampling grid (the sub-pixel checkerboard) averages to zero under the downscale and
 is invisible to that comparison; the grid pattern (msrgan.evaluation.metrics.grid_pattern, accumulated here over
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from msrgan.data.degrade import downscale
+from msrgan.data.optics import redownscale
 from msrgan.evaluation.metrics import periodic_rms, phase_sums
 
 
@@ -71,10 +72,11 @@ class Consistency:
                 f"grid pattern RMS {self.grid:.4f} of the range ({255 * self.grid:.2f} 8-bit levels)")
 
 
-def redownscale_error(sr_unit: np.ndarray, lr_unit: np.ndarray) -> np.ndarray:
-    """C x sH x sW and C x H x W floats in [0, 1] -> C x H x W (downscaled SR - LR)."""
+def redownscale_error(sr_unit: np.ndarray, lr_unit: np.ndarray, domain: dict | None = None) -> np.ndarray:
+    """C x sH x sW and C x H x W floats in [0, 1] -> C x H x W (downscaled SR - LR), downscaled the way the
+    generator's training LR was made (its recorded `domain`, optics.redownscale; bicubic without one)."""
     height, width = lr_unit.shape[1:]
-    down = downscale(np.ascontiguousarray(sr_unit.transpose(1, 2, 0)), sr_unit.shape[1] // height)
+    down = redownscale(np.ascontiguousarray(sr_unit.transpose(1, 2, 0)), sr_unit.shape[1] // height, domain)
     return down.reshape(height, width, -1).transpose(2, 0, 1) - lr_unit
 
 

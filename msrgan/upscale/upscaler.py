@@ -106,7 +106,8 @@ class Upscaler:
                 sr_unit = to_unit(out[i], window)
                 check.add_grid(sr_unit, self.scale)
                 check.end_plane()
-                maps.append(heat_map(check.add(redownscale_error(sr_unit, unit)), check.threshold))
+                maps.append(heat_map(check.add(redownscale_error(sr_unit, unit, self.meta.get("domain"))),
+                                     check.threshold))
         return out, maps
 
     def strips(self, plane: np.ndarray, rows: int, progress: Callable[[int], object] | None = None,
@@ -140,7 +141,7 @@ class Upscaler:
                 check.add_grid(sr_unit[:, (y0 - a) * s:(y1 - a) * s], s)
                 if y1 == height:   # before the last yield: a writer may stop pulling once it has every row
                     check.end_plane()
-                error = redownscale_error(sr_unit, unit)[:, y0 - a:y1 - a]
+                error = redownscale_error(sr_unit, unit, self.meta.get("domain"))[:, y0 - a:y1 - a]
                 maps.append(heat_map(check.add(error), check.threshold))
             yield out[(y0 - a) * s:(y1 - a) * s]
 
