@@ -83,6 +83,12 @@ def measure(update: Callable[[], object], iterations: int) -> tuple[float, float
     return (time.perf_counter() - start) / iterations, counter.get_total_flops()
 
 
+def random_pair(rt, batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(HR, its 4x bicubic-smaller LR): a random batch on the runtime (content does not change the speed)."""
+    hr = rt.batch(torch.rand(batch, 3, size, size))
+    return hr, rt.batch(torch.nn.functional.interpolate(hr, scale_factor=0.25, mode="bicubic", align_corners=False))
+
+
 def trainers(params: str, size: int) -> dict[str, tuple[str, Callable[[], object], object]]:
     """name -> (what it trains, one update, its runtime), each as the default params build it, on random data."""
     _, vgg = section("train_vgg", params)
@@ -103,8 +109,7 @@ def trainers(params: str, size: int) -> dict[str, tuple[str, Callable[[], object
     rt = pick_runtime(res.device, res.precision, res.channels_last)
     generator = rt.model(Generator(generator_config(res, 4)))
     g_opt = torch.optim.Adam(generator.parameters(), lr=res.lr)
-    hr_g = rt.batch(torch.rand(res.batch_size, 3, size, size))
-    lr_g = rt.batch(torch.nn.functional.interpolate(hr_g, scale_factor=0.25, mode="bicubic", align_corners=False))
+    hr_g, lr_g = random_pair(rt, res.batch_size, size)
     out["train_srresnet"] = (f"generator {res.blocks} blocks x {res.channels} ch, batch {res.batch_size}",
                              lambda: mse_update(generator, generator, g_opt, lr_g, hr_g, rt, res.grad_clip), rt)
 
@@ -117,8 +122,7 @@ def trainers(params: str, size: int) -> dict[str, tuple[str, Callable[[], object
                      torch.optim.Adam(gan_generator.parameters(), gan.lr),
                      torch.optim.Adam(disc.parameters(), gan.lr_d),
                      LossWeights(gan.loss.alpha, gan.loss.beta, gan.loss.adversarial), gan.loss.gan_type)
-    hr_s = rt.batch(torch.rand(gan.batch_size, 3, size, size))
-    lr_s = rt.batch(torch.nn.functional.interpolate(hr_s, scale_factor=0.25, mode="bicubic", align_corners=False))
+    hr_s, lr_s = random_pair(rt, gan.batch_size, size)
     out["train_srgan"] = (f"GAN: that generator, discriminator {gan.discriminator.channels} ch "
                           f"{gan.discriminator.head} head, miniVGG19 content, batch {gan.batch_size}",
                           lambda: gan_step(parts, hr_s, lr_s, rt), rt)
@@ -132,8 +136,8 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--profile", action="store_true", help="also print each update's most expensive operators")
     args = ap.parse_args()
-    results = {name: (what, *measure(update, args.iterations), rt)
-               for name, (what, update, rt) in trainers(args.params, args.size).items()}
+    built = trainers(args.params, args.size)
+    results = {name: (what, *measure(update, args.iterations), rt) for name, (what, update, rt) in built.items()}
     ceiling_bf16, ceiling_fp32 = matmul_gflops(torch.bfloat16), matmul_gflops(torch.float32)
     print(f"CPU: {cpu_isa()}; torch threads {torch.get_num_threads()}; same-run 2048x2048 matmul ceiling: "
           f"bf16 {ceiling_bf16:.0f} GFLOP/s, fp32 {ceiling_fp32:.0f} GFLOP/s; HR {args.size}x{args.size}")
@@ -143,9 +147,8 @@ def main() -> None:
         print(f"{name:<15} {seconds * 1000:6.0f} ms/update {flops / 1e9:6.1f} GFLOP {achieved:5.0f} GFLOP/s = "
               f"{100 * achieved / ceiling:3.0f}% of the {'bf16' if rt.dtype else 'fp32'} ceiling "
               f"({'bf16 autocast' if rt.dtype else 'fp32'}, {rt.device}; {what})")
-    if args.profile:
-        for name, (what, update, rt) in trainers(args.params, args.size).items():
-            update()
+    if args.profile:   # the same updates, already warm
+        for name, (what, update, rt) in built.items():
             print(f"  {name}: operators by self CPU time")
             print(top_operators(update))
 

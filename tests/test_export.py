@@ -208,3 +208,12 @@ def test_bad_inputs_get_one_line_and_nothing_is_written(case, trained, field16, 
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: ") and len(err.splitlines()) == 1, err
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before   # nothing written or removed
+
+
+def test_the_documentation_says_how_the_training_lr_was_made():
+    from msrgan.export.documentation import degradation
+    micro = {"domain": {"scale": 4, "degradation": "microscope",
+                        "microscope": {"psf_sigma": 1.5, "photons": 200.0, "read_noise": 2.0}}}
+    assert "1.5 HR px, 4x4 binning, 200 photons" in degradation(micro)
+    assert "bicubic decimation" in degradation({"domain": {"degradation": "bicubic"}})
+    assert "not recorded" in degradation({})

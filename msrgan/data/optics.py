@@ -75,18 +75,17 @@ def acquire(hr: np.ndarray, acquisition: Acquisition, rng: np.random.Generator) 
     """The LR acquisition of the specimen that `hr` (H x W[ x C], uint8 or uint16) shows: blurred by the extra PSF,
     binned, detected at the photon level, digitised back to hr's scale and dtype (H//scale x W//scale[ x C])."""
     full = np.iinfo(hr.dtype).max
-    signal = blur(hr.astype(np.float32) / full, acquisition.psf_sigma)         # fraction of full scale
-    per_hr_pixel = acquisition.photons / acquisition.scale**2
-    photons = detect(bin_pixels(signal, acquisition.scale) * per_hr_pixel, acquisition.read_noise, rng)
+    signal = expected_lr(hr.astype(np.float32) / full, acquisition.scale, acquisition.psf_sigma)   # of full scale
+    photons = detect(signal * acquisition.photons, acquisition.read_noise, rng)
     lr = photons / acquisition.photons * full                                  # mean-preserving
     return np.clip(np.rint(lr), 0, full).astype(hr.dtype)
 
 
 def expected_lr(image: np.ndarray, scale: int, psf_sigma: float) -> np.ndarray:
     """What the LR acquisition of `image` (H x W[ x C]) records on average: blurred by the extra PSF and binned,
-    in image's intensity units (float32, H//scale x W//scale[ x C]). Its noise cannot be reproduced, so this is
-    what an SR image, downscaled again, is compared with its LR input by."""
-    return (bin_pixels(blur(image, psf_sigma), scale) / scale**2).astype(np.float32)
+    in image's intensity units (float64, H//scale x W//scale[ x C]): acquire's mean, without its noise, which cannot
+    be reproduced, so this is what an SR image, downscaled again, is compared with its LR input by."""
+    return bin_pixels(blur(image, psf_sigma), scale) / scale**2
 
 
 def redownscale(image: np.ndarray, scale: int, domain: dict | None) -> np.ndarray:

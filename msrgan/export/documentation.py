@@ -25,8 +25,7 @@ def training_domain(processed: str | os.PathLike) -> str:
     height, width = image_size(Path(processed) / "train" / "hr" / f"{train[0]['id']}.png")
     fields = len({row["fov"] for row in train})
     what = "whole fields shrunk to" if fields == len(train) else f"tiles cropped from {fields} fields, each"
-    return (f"{len(train)} training images, {what} {width} x {height} px (HR), their LR made by bicubic "
-            f"decimation.")
+    return f"{len(train)} training images, {what} {width} x {height} px (HR)."
 
 
 def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") -> str:
@@ -59,6 +58,19 @@ def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") ->
     return text
 
 
+def degradation(meta: dict) -> str:
+    """How the training LR images were made, in words, from the generator file's recorded `domain`."""
+    domain = meta.get("domain") or {}
+    if domain.get("degradation") == "microscope":
+        m = domain["microscope"]
+        return (f"their LR made as a lower-resolution microscope would record them (extra PSF sigma "
+                f"{m['psf_sigma']:g} HR px, {domain['scale']}x{domain['scale']} binning, {m['photons']:g} photons "
+                f"per LR pixel at full scale, read noise {m['read_noise']:g} photons).")
+    if domain.get("degradation") == "bicubic":
+        return "their LR made by bicubic decimation (OpenCV, no antialiasing), as the original mSRGAN did."
+    return "how their LR was made is not recorded in the generator file."
+
+
 def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
                   sample_source: str, percentiles: tuple[float, float], scale: int) -> str:
     """Markdown for the package. `kind`: 'mSRGAN' or 'SRResNet'; `meta`: the generator file's metadata; `domain`:
@@ -76,7 +88,7 @@ high-content screening), exported by `python -m msrgan export`.
 
 - For: upscaling 3-channel fields (microtubules, protein, nucleus, in that channel order) four times, to look at
   them or to segment them ({kind}: {"a GAN trained for perceptual quality" if kind == "mSRGAN" else "the generator trained with pixel MSE alone"}).
-- Training domain: {domain} A field far larger than the training images, with cells many times wider than
+- Training domain: {domain} {degradation(meta)} A field far larger than the training images, with cells many times wider than
   there, is outside it: the network has not seen cells at that scale, and says nothing about them.
 - Not for: measurements of structure below the LR pixel size. What the network adds is a prediction from training
   data, not a measurement; {"mSRGAN invents texture (see LR consistency below)." if kind == "mSRGAN" else "check it against the LR input."}

@@ -74,8 +74,7 @@ def _spec():
     return v0_5
 
 
-def tensors(spec, radius: int, scale: int, dtype: np.dtype, percentiles: tuple[float, float], test_input: Path,
-            test_output: Path):
+def tensors(spec, radius: int, scale: int, percentiles: tuple[float, float], test_input: Path, test_output: Path):
     """(input, output) tensor descriptions: axes, sizes, halo, data types and the intensity processing."""
     channel = spec.ChannelAxis(channel_names=[spec.Identifier(c) for c in CHANNELS])
     space_in = [spec.SpaceInputAxis(id=spec.AxisId(a), size=spec.ParameterizedSize(min=min_input(radius), step=STEP))
@@ -106,11 +105,10 @@ def tensors(spec, radius: int, scale: int, dtype: np.dtype, percentiles: tuple[f
     return source, result
 
 
-def model_descr(spec, work: Path, words: Description, config: dict, radius: int, scale: int, dtype: np.dtype,
+def model_descr(spec, work: Path, words: Description, config: dict, radius: int, scale: int,
                 percentiles: tuple[float, float], parameters: int, torchscript: bool):
     """The ModelDescr of the files in `work` (weights.pt, generator.py, test tensors, cover.png, README.md)."""
-    source, result = tensors(spec, radius, scale, dtype, percentiles, work / "test_input.npy",
-                             work / "test_output.npy")
+    source, result = tensors(spec, radius, scale, percentiles, work / "test_input.npy", work / "test_output.npy")
     state_dict = spec.PytorchStateDictWeightsDescr(
         source=work / "weights.pt", pytorch_version=spec.Version(torch.__version__.split("+")[0]),
         architecture=spec.ArchitectureFromFileDescr(source=work / "generator.py", callable="build", kwargs=config))
@@ -145,7 +143,8 @@ def model_descr(spec, work: Path, words: Description, config: dict, radius: int,
 
 
 def write_files(work: Path, folded: Generator, sample: Sample, documentation: str) -> None:
-    """weights.pt, generator.py, test_input.npy (1 x 3 x n x n of the sample's dtype) and README.md into `work`."""
+    """weights.pt, generator.py, test_input.npy (1 x 3 x n x n float32 holding the sample's integer values) and
+    README.md into `work`."""
     torch.save(folded.state_dict(), work / "weights.pt")
     shutil.copyfile(generator_module.__file__, work / "generator.py")
     np.save(work / "test_input.npy", sample.lr.transpose(2, 0, 1)[None].astype(np.float32))   # integers, exact
@@ -223,10 +222,10 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
     n = min_input(radius)
     percentiles = window_percentiles(meta)
     sample = shrink(field, n, scale, source)
-    name = f"{kind} HPA 4x super-resolution"
+    name = f"{kind} HPA {scale}x super-resolution"
     words = Description(
         name=name, authors=tuple(authors), license=license,
-        description=f"4x super-resolution of Human Protein Atlas style confocal fields (microtubules, protein, "
+        description=f"{scale}x super-resolution of Human Protein Atlas style confocal fields (microtubules, protein, "
                     f"nucleus): the {kind} generator of the mSRGAN reproduction. Output in the input's percentile-"
                     f"window units (see documentation).",
         documentation=documentation(name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale))
@@ -238,8 +237,7 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
 
         def describe(torchscript: bool):
             try:
-                return model_descr(spec, work, words, config, radius, scale, sample.lr.dtype, percentiles, parameters,
-                                   torchscript)
+                return model_descr(spec, work, words, config, radius, scale, percentiles, parameters, torchscript)
             except ValidationError as exc:
                 error = exc.errors()[0]
                 fail(f"{out}: not a valid package description ({'.'.join(map(str, error['loc']))}: {error['msg']})")
