@@ -63,12 +63,12 @@ def degradation(meta: dict) -> str:
     domain = meta.get("domain") or {}
     if domain.get("degradation") == "microscope":
         m = domain["microscope"]
-        return (f"their LR made as a lower-resolution microscope would record them (extra PSF sigma "
+        return (f"Their LR made as a lower-resolution microscope would record them (extra PSF sigma "
                 f"{m['psf_sigma']:g} HR px, {domain['scale']}x{domain['scale']} binning, {m['photons']:g} photons "
                 f"per LR pixel at full scale, read noise {m['read_noise']:g} photons).")
     if domain.get("degradation") == "bicubic":
-        return "their LR made by bicubic decimation (OpenCV, no antialiasing), as the original mSRGAN did."
-    return "how their LR was made is not recorded in the generator file."
+        return "Their LR made by bicubic decimation (OpenCV, no antialiasing), as the original mSRGAN did."
+    return "How their LR was made is not recorded in the generator file."
 
 
 def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
