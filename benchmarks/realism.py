@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from msrgan.data.merge import merge  # noqa: E402
 from msrgan.data.prepare import prepare  # noqa: E402
-from msrgan.data.synthetic import simulate  # noqa: E402
+from msrgan.data.simulator import simulate  # noqa: E402
 from msrgan.imageio import read_png_rgb  # noqa: E402
 from msrgan.params import Split, section  # noqa: E402
 

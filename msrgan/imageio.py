@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import tifffile
 
 from msrgan.atomic import atomic_path
 from msrgan.errors import fail
-from msrgan.tiffmeta import TiffInfo, read_tiff
+from msrgan.tiffmeta import TiffInfo, pixel_size_um, read_tiff, tiff_info
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
@@ -133,6 +134,17 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         fail(f"{path}: unsupported pixel type {dtype} (expected 8- or 16-bit unsigned integers)")
     axes = tif.series[0].axes
     return shape[axes.index("Y")], shape[axes.index("X")]
+
+
+def image_pixel_size(path: str | os.PathLike) -> tuple[float, float] | None:
+    """The physical (x, y) pixel size in micrometres a TIFF (or .tif.gz) records (tiffmeta.pixel_size_um), from its
+    tags alone; None for PNG/JPEG and for a TIFF that records none. For a file read_image has already accepted."""
+    path = Path(path)
+    if image_suffix(path) not in (".tif", ".tiff"):
+        return None
+    data = path.read_bytes() if path.name.lower().endswith(".gz") else None
+    with tifffile.TiffFile(io.BytesIO(gzip.decompress(data)) if data is not None else path) as tif:
+        return pixel_size_um(tiff_info(tif))
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray, compression: int = 1) -> None:

@@ -16,10 +16,19 @@ class Section(BaseModel):
 
 
 # ---------------------------------------------------------------- fetch
+class LrAcquisition(Section):
+    """A low-resolution acquisition of each simulated field's specimen (msrgan.data.simulator.acquisition)."""
+    enabled: bool = False
+    scale: int = Field(4, ge=2)            # LR pixel = scale x scale HR pixels (binned); must divide size
+    psf_sigma: float = Field(1.0, ge=0)    # extra Gaussian blur of the LR optics, HR pixels
+    dose: float = Field(0.0625, gt=0)      # light dose relative to the HR exposure (1: the same)
+
+
 class SyntheticSource(Section):
     n_fov: int = Field(320, ge=1)
     size: int = Field(512, ge=64)          # FOV side in pixels at native resolution
     workers: int = Field(2, ge=1)          # processes; the files do not depend on it
+    lr_acquisition: LrAcquisition = LrAcquisition()
 
 
 def _as_path_text(value):
@@ -90,6 +99,7 @@ class Prepare(Section):
     scale: int = Field(4, ge=2)
     hr_interpolation: Literal["cubic", "area"] = "cubic"
     tile_min_foreground: float = Field(0.05, ge=0, le=1)   # tiles mode: skip tiles with less signal than this
+    max_tiles: int = Field(0, ge=0)          # tiles mode: at most this many val/test tiles per FOV (0: all)
     degradation: Literal["bicubic", "microscope"] = "bicubic"   # how the LR is made from the HR
     microscope: Microscope = Microscope()
     split: SplitFractions = SplitFractions()
@@ -127,6 +137,7 @@ class Training(Section):
     channels_last: bool = True
     grad_clip: float = Field(0.0, ge=0)               # max global gradient norm per step (0: no clipping)
     rollback: Rollback = Rollback()
+    workers: int = Field(0, ge=0)                     # DataLoader processes reading the training images (0: none)
 
 
 class TrainVGG(Training):

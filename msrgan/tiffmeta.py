@@ -48,37 +48,43 @@ def read_tiff(source, memmap_over: int | None = None) -> tuple[np.ndarray, str, 
     large field is paged in as it is read, not held whole."""
     with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tif:
         series = tif.series[0]
-        page = series.pages[0] if series.pages else tif.pages[0]
         big = memmap_over is not None and series.size * series.dtype.itemsize > memmap_over
         pixels = series.asarray(out="memmap" if big else None)
         axes = series.axes
-        if tif.is_imagej:
-            flavour = "imagej"
-        elif tif.is_ome:
-            flavour = "ome"
-        elif tif.is_shaped:
-            flavour = "shaped"
-        else:
-            flavour = "plain"
-        compression = compression_name(page.compression)
-        has_resolution = "XResolution" in page.tags and "YResolution" in page.tags
-        resolution = tuple(float(r) for r in page.get_resolution()) if has_resolution else None
-        unit = page.resolutionunit
-        if resolution == (1.0, 1.0) and unit == tifffile.RESUNIT.NONE:
-            resolution = None  # tifffile's placeholder, not a pixel size
-        info = TiffInfo(
-            flavour=flavour,
-            photometric=page.photometric,
-            planarconfig=page.planarconfig,
-            compression=None if compression == "NONE" else compression,
-            resolution=resolution,
-            resolutionunit=unit,
-            description=page.description or None if flavour == "plain" else None,
-            imagej={k: v for k, v in (tif.imagej_metadata or {}).items() if k not in IMAGEJ_STRUCTURE},
-            ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
-            extrasamples=tuple(int(v) for v in page.extrasamples),
-        )
+        info = tiff_info(tif)
     return pixels, axes, info
+
+
+def tiff_info(tif: tifffile.TiffFile) -> TiffInfo:
+    """The metadata of an open TIFF's first series (its tags and descriptions only: no pixels are decoded)."""
+    series = tif.series[0]
+    page = series.pages[0] if series.pages else tif.pages[0]
+    if tif.is_imagej:
+        flavour = "imagej"
+    elif tif.is_ome:
+        flavour = "ome"
+    elif tif.is_shaped:
+        flavour = "shaped"
+    else:
+        flavour = "plain"
+    compression = compression_name(page.compression)
+    has_resolution = "XResolution" in page.tags and "YResolution" in page.tags
+    resolution = tuple(float(r) for r in page.get_resolution()) if has_resolution else None
+    unit = page.resolutionunit
+    if resolution == (1.0, 1.0) and unit == tifffile.RESUNIT.NONE:
+        resolution = None  # tifffile's placeholder, not a pixel size
+    return TiffInfo(
+        flavour=flavour,
+        photometric=page.photometric,
+        planarconfig=page.planarconfig,
+        compression=None if compression == "NONE" else compression,
+        resolution=resolution,
+        resolutionunit=unit,
+        description=page.description or None if flavour == "plain" else None,
+        imagej={k: v for k, v in (tif.imagej_metadata or {}).items() if k not in IMAGEJ_STRUCTURE},
+        ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
+        extrasamples=tuple(int(v) for v in page.extrasamples),
+    )
 
 
 def compression_name(code) -> str:
@@ -100,6 +106,73 @@ def imagej_pixel_size(info: TiffInfo) -> dict:
         return {}
     return {"PhysicalSizeX": 1 / info.resolution[0], "PhysicalSizeXUnit": unit,
             "PhysicalSizeY": 1 / info.resolution[1], "PhysicalSizeYUnit": unit}
+
+
+# Micrometres per unit, for OME PhysicalSize units (default µm) and ImageJ's 'unit' (ImageJ writes µ as \u00B5).
+MICROMETRES = {"pm": 1e-6, "Å": 1e-4, "nm": 1e-3, "µm": 1.0, "μm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0,
+               "\\u00B5m": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6, "inch": 25400.0, "in": 25400.0}
+RESUNIT_MICROMETRES = {tifffile.RESUNIT.INCH: 25400.0, tifffile.RESUNIT.CENTIMETER: 1e4,
+                       tifffile.RESUNIT.MILLIMETER: 1e3, tifffile.RESUNIT.MICROMETER: 1.0}
+# Plain resolution tags are mostly a writer's document default (72, 96 or 300 dpi: 85-350 µm), not a microscope's
+# calibration; no fluorescence field has pixels this large, so a larger size from plain tags counts as none.
+PLAIN_TAGS_MAX_UM = 20.0
+
+
+def pixel_size_um(info: TiffInfo | None) -> tuple[float, float] | None:
+    """The physical (x, y) size of a pixel in micrometres (floats > 0), or None where the file does not say.
+
+    In order: OME PhysicalSizeX/Y with their units (µm by default; Y as X when only X is given); an ImageJ file's
+    resolution tags (pixels per unit) with its 'unit' (micron, um, µm, nm, mm, cm; 'pixel' says nothing); plain
+    resolution tags with ResolutionUnit INCH or CENTIMETER (NONE or no tags: None; above PLAIN_TAGS_MAX_UM: a document
+    default like 72 dpi, None)."""
+    if info is None:
+        return None
+    if info.ome.get("PhysicalSizeX") is not None:
+        x = _micrometres(info.ome["PhysicalSizeX"], info.ome.get("PhysicalSizeXUnit", "µm"))
+        y = (_micrometres(info.ome["PhysicalSizeY"], info.ome.get("PhysicalSizeYUnit", "µm"))
+             if info.ome.get("PhysicalSizeY") is not None else x)
+        return (x, y) if x and y else None
+    if info.resolution is None or min(info.resolution) <= 0:
+        return None
+    unit = info.imagej.get("unit")
+    if unit is not None and str(unit).strip() in MICROMETRES:
+        per_unit = MICROMETRES[str(unit).strip()]
+        return per_unit / info.resolution[0], per_unit / info.resolution[1]
+    try:
+        per_unit = RESUNIT_MICROMETRES.get(tifffile.RESUNIT(int(info.resolutionunit)))
+    except (TypeError, ValueError):
+        per_unit = None
+    if per_unit is None:
+        return None
+    x, y = per_unit / info.resolution[0], per_unit / info.resolution[1]
+    return (x, y) if max(x, y) <= PLAIN_TAGS_MAX_UM else None
+
+
+def common_pixel_size(sizes, tolerance: float = 0.01) -> tuple[float, float] | None:
+    """The mean (x, y) of pixel sizes (µm) when every one is known and each axis's spread (largest / smallest - 1)
+    is within `tolerance`; None when any is None, there are none, or they disagree."""
+    sizes = list(sizes)
+    if not sizes or any(s is None for s in sizes):
+        return None
+    axes = np.asarray(sizes, dtype=np.float64)   # N x 2
+    if np.any(axes.max(axis=0) > axes.min(axis=0) * (1 + tolerance)):
+        return None
+    return float(axes[:, 0].mean()), float(axes[:, 1].mean())
+
+
+def microns(size) -> str:
+    """An (x, y) pixel size in µm in words: '0.325 µm' for square pixels, '0.325 x 0.4 µm' otherwise."""
+    x, y = (f"{float(v):.3g}" for v in size)
+    return f"{x} µm" if x == y else f"{x} x {y} µm"
+
+
+def _micrometres(value, unit) -> float | None:
+    """An OME length in µm; None for an unknown unit or a value that is not a positive number."""
+    try:
+        size = float(value) * MICROMETRES[str(unit).strip()]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return size if size > 0 and np.isfinite(size) else None
 
 
 def imagej_can_store(dtype: np.dtype, axes: str, shape: tuple[int, ...]) -> bool:

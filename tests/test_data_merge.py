@@ -45,7 +45,7 @@ def test_16bit_percentile_window_and_8bit_passthrough(tmp_path):
     b = read_png_rgb(tmp_path / "merged" / "b_1.png")
     for c, colour in enumerate(("red", "green", "blue")):
         np.testing.assert_array_equal(b[..., c], fovs["b_1"]["images"][colour])   # 8-bit: unchanged
-    assert (tmp_path / "merged" / "index.csv").read_text() == "id,labels,masks\na_1,0,1\nb_1,1,1\n"
+    assert (tmp_path / "merged" / "index.csv").read_text() == "id,labels,masks,pixel_size_um\na_1,0,1,\nb_1,1,1,\n"
     recorded = json.loads((tmp_path / "merged" / "normalisation.json").read_text())
     assert recorded == {"rgb": ["red", "green", "blue"], "percentiles": [1.0, 99.0], "sample_pixels": 1024}
     np.testing.assert_array_equal(read_image(tmp_path / "merged" / "masks" / "a_1_cells.png"),
@@ -101,4 +101,4 @@ def test_merged_tiles_pass_through(tmp_path):
     merge(parse_section("merge", {}), raw, tmp_path / "merged")
     np.testing.assert_array_equal(read_png_rgb(tmp_path / "merged" / "t_1.png"), tile)
     assert read_png_rgb(tmp_path / "merged" / "t_2.png").shape == (12, 10, 3)
-    assert (tmp_path / "merged" / "index.csv").read_text() == "id,labels,masks\nt_1,3,0\nt_2,0;8,0\n"
+    assert (tmp_path / "merged" / "index.csv").read_text() == "id,labels,masks,pixel_size_um\nt_1,3,0,\nt_2,0;8,0,\n"

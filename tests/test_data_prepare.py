@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 
 import cv2
@@ -77,17 +78,53 @@ def test_tiles_mode_skips_background_and_crops_masks(tmp_path):
                                        "split": {"val": 0.25, "test": 0.25}})
     prepare(params, 0, merged, tmp_path / "processed")
     index = read_index(tmp_path / "processed" / "index.csv")
-    assert sorted(r["id"] for r in index if r["fov"] == "F00") == ["F00_0_0", "F00_0_1", "F00_1_0", "F00_1_1"]
+    held_out = next(f for f in images if any(r["fov"] == f and r["split"] != "train" for r in index))
+    assert sorted(r["id"] for r in index if r["fov"] == held_out) == [f"{held_out}_{t}" for t in
+                                                                       ("0_0", "0_1", "1_0", "1_1")]
     assert all(len({r["split"] for r in index if r["fov"] == fov}) == 1 for fov in images)
-    r = next(r for r in index if r["id"] == "F01_1_1")
-    hr = read_png_rgb(tmp_path / "processed" / r["split"] / "hr" / "F01_1_1.png")
-    np.testing.assert_array_equal(hr, images["F01"][32:64, 32:64])
-    lr = read_png_rgb(tmp_path / "processed" / r["split"] / "lr" / "F01_1_1.png")
-    np.testing.assert_array_equal(lr, cv2.resize(hr, (8, 8), interpolation=cv2.INTER_CUBIC))
+    r = next(r for r in index if r["id"] == f"{held_out}_1_1")
+    hr = read_png_rgb(tmp_path / "processed" / r["split"] / "hr" / f"{r['id']}.png")
+    np.testing.assert_array_equal(hr, images[held_out][32:64, 32:64])
+    lr = read_png_rgb(tmp_path / "processed" / r["split"] / "lr" / f"{r['id']}.png")
+    whole = cv2.resize(images[held_out], (24, 16), interpolation=cv2.INTER_CUBIC)   # the field made LR whole
+    np.testing.assert_array_equal(lr, whole[8:16, 8:16])
     mask = read_image(tmp_path / "processed" / r["cell_mask"])
-    crop = cv2.imread(str(merged / "masks" / "F01_cells.png"), cv2.IMREAD_UNCHANGED)[32:64, 32:64]
+    crop = cv2.imread(str(merged / "masks" / f"{held_out}_cells.png"), cv2.IMREAD_UNCHANGED)[32:64, 32:64]
     assert mask.shape == (32, 32) and set(np.unique(mask)) == set(range(len(np.unique(crop))))   # renumbered 0..n
     np.testing.assert_array_equal(mask > 0, crop > 0)
+    train = [r for r in index if r["split"] == "train"]        # whole fields: training crops them
+    assert {r["id"] for r in train} == {r["fov"] for r in train} and len(train) == 2
+    for r in train:
+        assert (tmp_path / "processed" / "train" / "hr" / f"{r['id']}.png").read_bytes() == \
+            (merged / f"{r['id']}.png").read_bytes()             # merge's file: DVC caches it once
+        lr = read_png_rgb(tmp_path / "processed" / "train" / "lr" / f"{r['id']}.png")
+        np.testing.assert_array_equal(lr, cv2.resize(images[r["id"]], (24, 16), interpolation=cv2.INTER_CUBIC))
+    domain = json.loads((tmp_path / "processed" / "domain.json").read_text())
+    assert domain["mode"] == "tiles" and domain["tile_min_foreground"] == 0.05
+
+
+def test_tiles_mode_caps_held_out_tiles_and_cuts_the_independent_lr_acquisition(tmp_path):
+    merged, images = merged_folder(tmp_path, n=4, shape=(64, 96))
+    rng = np.random.default_rng(0)
+    for fov, image in images.items():   # what a simulator's own LR acquisition of each field would be
+        write_png(merged / "lr" / f"{fov}.png", rng.integers(0, 256, (16, 24, 3), dtype=np.uint8))
+    params = parse_section("prepare", {"mode": "tiles", "hr_size": 32, "tile_min_foreground": 0.0, "max_tiles": 2,
+                                       "degradation": "microscope", "split": {"val": 0.25, "test": 0.25}})
+    prepare(params, 0, merged, tmp_path / "processed")
+    index = read_index(tmp_path / "processed" / "index.csv")
+    for split in ("val", "test"):
+        assert len([r for r in index if r["split"] == split]) == 2      # 6 grid tiles, 2 kept
+    for r in (r for r in index if r["split"] == "test"):
+        _, row, col = r["id"].rsplit("_", 2)
+        acquired = read_png_rgb(tmp_path / "processed" / "test" / "lr_acquired" / f"{r['id']}.png")
+        whole = read_png_rgb(merged / "lr" / f"{r['fov']}.png")
+        np.testing.assert_array_equal(acquired, whole[8 * int(row):8 * int(row) + 8, 8 * int(col):8 * int(col) + 8])
+    assert not (tmp_path / "processed" / "val" / "lr_acquired").exists()
+    for fov in images:
+        write_png(merged / "lr" / f"{fov}.png", np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(UserError, match=r"lr/F0\d\.png: LR acquisition of 10x10 px is not the field 96x64"):
+        prepare(params, 0, merged, tmp_path / "p2")
+    assert not (tmp_path / "p2").exists()
 
 
 def test_split_is_seeded_disjoint_and_stratified():

@@ -75,7 +75,8 @@ def test_repro_reruns_only_what_changed_and_push_pull(tmp_path):
     assert ran(run(repo, DVC, "repro")) == ["prepare"]
     domain = json.loads((processed / "domain.json").read_text())
     assert domain == {"mode": "resize", "hr_size": 16, "scale": 4, "hr_interpolation": "cubic",
-                      "degradation": "microscope", "microscope": params["prepare"]["microscope"]}
+                      "degradation": "microscope", "microscope": params["prepare"]["microscope"],
+                      "pixel_size_um": [10.24, 10.24]}    # the simulator's 2.56 um pixels, a 64 px field shrunk to 16
     acquired = {p.relative_to(processed): cv2.imread(str(p)) for p in processed.glob("*/lr/*.png")}
     assert acquired.keys() == bicubic.keys()
     for name, lr in acquired.items():   # the same scene, noisier and blurrier: close in mean, not the same image

@@ -194,3 +194,32 @@ def test_the_report_needs_the_metrics(tmp_path):
     from msrgan.evaluation.report import report
     with pytest.raises(UserError, match="evaluate_per_image.csv: not found"):
         report(tmp_path)
+
+
+def test_evaluate_streams_in_chunks_and_scores_independent_lr_acquisitions(tmp_path, monkeypatch):
+    """Chunks of 2 give the table of one pass; tiles with an independent LR acquisition get its scores too."""
+    import msrgan.evaluation.evaluate as ev
+
+    processed = make_processed(tmp_path / "processed", n_test=5, masks=False)
+    models = make_models(tmp_path / "models")
+    params = parse_section("evaluate", {"bootstrap": 100})
+    whole = ev.evaluate(params, 1, processed, models, tmp_path / "sr1", tmp_path / "m1")
+    rng = np.random.default_rng(3)
+    for fid in ("fov000", "fov003"):   # what the simulator's own LR acquisition of those tiles would be
+        hr = read_png_rgb(processed / "test" / "hr" / f"{fid}.png")
+        noisy = cv2.resize(hr, (24, 24), interpolation=cv2.INTER_AREA) + rng.normal(0, 6, (24, 24, 3))
+        write_png(processed / "test" / "lr_acquired" / f"{fid}.png", np.clip(noisy, 0, 255).astype(np.uint8))
+    monkeypatch.setattr(ev, "CHUNK", 2)
+    chunked = ev.evaluate(params, 1, processed, models, tmp_path / "sr2", tmp_path / "m2")
+    pd.testing.assert_frame_equal(whole, chunked)
+    summary = json.loads((tmp_path / "m2" / "evaluate.json").read_text())
+    for method in ("bicubic", "srresnet", "msrgan"):
+        assert summary[method]["acquired"]["n"] == 2
+    hr = read_png_rgb(processed / "test" / "hr" / "fov003.png")
+    lr = read_png_rgb(processed / "test" / "lr_acquired" / "fov003.png")
+    hr0 = read_png_rgb(processed / "test" / "hr" / "fov000.png")
+    lr0 = read_png_rgb(processed / "test" / "lr_acquired" / "fov000.png")
+    expected = np.mean([peak_signal_noise_ratio(h, cv2.resize(l, (96, 96), interpolation=cv2.INTER_CUBIC),
+                                                data_range=255) for h, l in ((hr0, lr0), (hr, lr))])
+    assert summary["bicubic"]["acquired"]["psnr"] == pytest.approx(expected, rel=1e-6)
+    assert "acquired" not in json.loads((tmp_path / "m1" / "evaluate.json").read_text())["bicubic"]

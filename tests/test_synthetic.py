@@ -16,7 +16,7 @@ from msrgan.classes import CLASSES, N_CLASSES, parse_labels
 from msrgan.data.degrade import downscale
 from msrgan.data.merge import stain_to_uint8
 from msrgan.data.prepare import INTERPOLATION
-from msrgan.data.synthetic import COLOURS, fov_labels, simulate, simulate_fov
+from msrgan.data.simulator import COLOURS, fov_labels, simulate, simulate_fov
 from msrgan.errors import UserError
 from msrgan.params import Merge, Prepare, SyntheticSource
 

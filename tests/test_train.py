@@ -12,7 +12,6 @@ from msrgan.models.minivgg import load_minivgg
 from msrgan.params import parse_section
 from msrgan.train.checkpoint import load_checkpoint, run_hash
 from msrgan.train.distributed import World
-from msrgan.train.dataset import random_crop
 from msrgan.train.loop import Healthy, lr_lambda, run_loop
 from msrgan.train.srgan import train_srgan
 from msrgan.train.srresnet import train_srresnet
@@ -101,16 +100,6 @@ def test_bf16_training_with_random_crops_runs_and_learns(trained, tmp_path):
     out = train_srresnet(params, 2, **{**run, "checkpoints": tmp_path, "metrics": tmp_path, "models": tmp_path})
     assert out["precision"] == "bf16"
     assert out["val"]["psnr"] > out["val_bicubic"]["psnr"] - 1.0    # it trains, not NaN or collapse
-
-
-def test_random_crop_keeps_the_lr_hr_windows_aligned():
-    g = torch.Generator().manual_seed(0)
-    hr = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
-    lr = hr[..., ::4, ::4].clone()           # each LR pixel = the top-left HR pixel of its 4x4 block
-    hr_crop, lr_crop = random_crop(hr, lr, 2, g)
-    assert hr_crop.shape == (2, 3, 8, 8) and lr_crop.shape == (2, 3, 2, 2)
-    assert torch.equal(hr_crop[..., ::4, ::4], lr_crop)
-    assert random_crop(hr, lr, 0, g)[1] is lr and random_crop(hr, lr, 4, g)[1] is lr   # 0 or whole: no crop
 
 
 def test_lr_lambda_warms_up_then_follows_the_cosine_to_min_lr():

@@ -501,6 +501,30 @@ def test_a_field_far_larger_than_the_training_fields_gets_a_domain_note(tmp_path
     assert "note: this generator learned whole fields shrunk to 96 px (LR 24 px); a 200x200 field" in large
 
 
+def test_an_input_whose_pixel_size_is_far_from_the_training_lrs_gets_a_note(tmp_path, capsys):
+    """The generator learned 0.1 µm HR pixels at x4, so 0.4 µm LR pixels: a 1 µm input (2.5x) gets one note naming
+    the file, both sizes and the resampling; a 0.5 µm one (within 2x), a file without a size and a generator
+    without one get none."""
+    torch.manual_seed(0)
+    net = Generator(GeneratorConfig(blocks=1, channels=8, norm="none", res_scale=0.2, upsample="resize"))
+    domain = {"mode": "tiles", "hr_size": 96, "scale": 4, "degradation": "bicubic"}
+    save_generator(tmp_path / "sized.pt", net, domain={**domain, "pixel_size_um": [0.1, 0.1]})
+    save_generator(tmp_path / "unsized.pt", net, domain=domain)
+    image = cells(24, 24, seed=3, peak=40000).astype(np.uint16)[..., 0]
+    for name, size in (("coarse", 1.0), ("close", 0.5)):
+        tifffile.imwrite(tmp_path / f"{name}.ome.tif", image, ome=True,
+                         metadata={"PhysicalSizeX": size, "PhysicalSizeY": size})
+    tifffile.imwrite(tmp_path / "plain.tif", image)
+    inputs = [str(tmp_path / f) for f in ("coarse.ome.tif", "close.ome.tif", "plain.tif")]
+    assert main(["upscale", *inputs, "--model", str(tmp_path / "sized.pt"), "--out", str(tmp_path / "out")]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
+    assert notes == [f"  note: {inputs[0]} has 1 µm pixels, the generator learned from 0.4 µm LR pixels: its cells "
+                     "are 2.5x smaller in pixels than in training, outside its training domain; resample it to "
+                     "~0.4 µm/px first (enlarge it 2.5x) for an output like the training data's"]
+    assert main(["upscale", inputs[0], "--model", str(tmp_path / "unsized.pt"), "--out", str(tmp_path / "o2")]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_the_consistency_map_downscales_the_way_the_generator_was_trained(tmp_path, monkeypatch):
     import msrgan.upscale.upscaler as upscaler_module
     domain = {"mode": "tiles", "hr_size": 96, "scale": 4, "degradation": "microscope",

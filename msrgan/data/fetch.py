@@ -17,7 +17,7 @@ def fetch(params: Fetch, seed: int, out: str | os.PathLike = "data/raw") -> list
     """Fill `out` from params.source (synthetic, local or manifest); returns the FOVs written."""
     with atomic_dir(out) as tmp:
         if params.source == "synthetic":
-            from msrgan.data.synthetic import simulate   # lazily: the simulator pulls in more than the others
+            from msrgan.data.simulator import simulate   # lazily: the simulator pulls in more than the others
 
             simulate(params.synthetic, seed, tmp)
         elif params.source == "local":
@@ -32,5 +32,7 @@ def fetch(params: Fetch, seed: int, out: str | os.PathLike = "data/raw") -> list
     fovs = scan_raw(out)
     with_masks = sum(f.masks is not None for f in fovs)
     masks = f", {with_masks} with masks" if with_masks else ""
+    with_lr = sum(f.lr is not None for f in fovs)
+    masks += f", {with_lr} with an LR acquisition" if with_lr else ""
     print(f"fetch: {len(fovs)} FOVs ({params.source}) in {Path(out)}{masks}")
     return fovs

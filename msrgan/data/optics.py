@@ -1,6 +1,8 @@
 """The microscope's low-resolution acquisition, as a physical model: extra optical blur, camera binning,
-Poisson-Gaussian noise, quantisation. One definition, for `prepare.degradation: microscope` and for the LR
-consistency (evaluate, `msrgan upscale --consistency-map`), which follows the degradation a generator was trained on.
+Poisson-Gaussian noise, quantisation. One definition, for `prepare.degradation: microscope`, for the LR
+consistency (evaluate, `msrgan upscale --consistency-map`), which follows the degradation a generator was trained on,
+and for the simulator (msrgan.data.simulator.acquisition), whose fields and LR acquisitions go through the same PSF
+blur, binning, detector and digitisation.
 
 An LR acquisition of the same specimen as an HR image differs from it by
 - optics: a lower-NA objective has a wider PSF. Both PSFs are close to Gaussians (the Airy core: sigma about
@@ -14,7 +16,6 @@ An LR acquisition of the same specimen as an HR image differs from it by
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -35,12 +36,19 @@ class Acquisition:
             raise ValueError(f"not a valid acquisition: {self}")
 
 
+def psf_radius(sigma: float) -> int:
+    """Half width in pixels of gaussian_psf(sigma)'s kernel: OpenCV's rule for float images, round(8 sigma + 1) made
+    odd, halved (4 sigma to within half a pixel), so that blur is cv2.GaussianBlur with exactly this kernel, the
+    blur the simulated fields were made with."""
+    return (int(np.rint(8 * sigma + 1)) | 1) // 2
+
+
 def gaussian_psf(sigma: float, radius: int | None = None) -> np.ndarray:
     """A (2r+1) x (2r+1) float64 Gaussian PSF of standard deviation `sigma` pixels, sampled at pixel centres and
-    normalised to integrate to 1 (r = ceil(4 sigma) by default; sigma 0: the 1 x 1 identity)."""
+    normalised to integrate to 1 (r = psf_radius(sigma) by default; sigma 0: the 1 x 1 identity)."""
     if sigma == 0:
         return np.ones((1, 1))
-    radius = math.ceil(4 * sigma) if radius is None else radius
+    radius = psf_radius(sigma) if radius is None else radius
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     g = np.exp(-x**2 / (2 * sigma**2))
     psf = np.outer(g, g)
@@ -48,12 +56,15 @@ def gaussian_psf(sigma: float, radius: int | None = None) -> np.ndarray:
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """`image` (H x W[ x C] float) convolved with gaussian_psf(sigma), mirrored at the border (float32)."""
-    image = np.asarray(image, np.float32)
+    """`image` (H x W[ x C]) convolved with gaussian_psf(sigma), mirrored at the border (BORDER_REFLECT); float32,
+    or float64 for a float64 image (integers become float32)."""
+    image = np.asarray(image)
+    if image.dtype not in (np.float32, np.float64):
+        image = image.astype(np.float32)
     if sigma == 0:
         return image.copy()
-    kernel = gaussian_psf(sigma)
-    return cv2.sepFilter2D(image, cv2.CV_32F, kernel.sum(0), kernel.sum(1), borderType=cv2.BORDER_REFLECT)
+    size = 2 * psf_radius(sigma) + 1    # cv2.getGaussianKernel(size, sigma) is gaussian_psf's separable factor
+    return cv2.GaussianBlur(image, (size, size), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def bin_pixels(image: np.ndarray, scale: int) -> np.ndarray:
@@ -64,11 +75,19 @@ def bin_pixels(image: np.ndarray, scale: int) -> np.ndarray:
     return kept.reshape(h // scale, scale, w // scale, scale, *kept.shape[2:]).sum(axis=(1, 3))
 
 
-def detect(expected: np.ndarray, read_noise: float, rng: np.random.Generator) -> np.ndarray:
-    """Photon counts for `expected` photons per pixel: Poisson shot noise plus Gaussian read noise of `read_noise`
-    photons RMS (float64; variance = expected + read_noise^2)."""
-    counts = rng.poisson(np.clip(expected, 0, None)).astype(np.float64)
-    return counts + read_noise * rng.standard_normal(expected.shape)
+def detect(expected: np.ndarray, read_noise: float, rng: np.random.Generator, gain: float = 1.0,
+           offset: float = 0.0, dtype=np.float64) -> np.ndarray:
+    """A camera's reading of `expected` photons per pixel (array, any shape): gain x Poisson(expected) + offset +
+    Gaussian read noise of `read_noise` RMS in the reading's units (ADU; photons with the default gain 1 and offset
+    0), as `dtype`, its normal deviates drawn in that dtype. Mean gain x expected + offset, variance
+    gain^2 x expected + read_noise^2."""
+    counts = rng.poisson(np.clip(expected, 0, None)).astype(dtype)
+    return counts * gain + (offset + read_noise * rng.standard_normal(np.shape(expected), dtype=dtype))
+
+
+def digitise(values: np.ndarray, dtype=np.uint16) -> np.ndarray:
+    """An analogue reading as the integer `dtype` the camera or file records: rounded, saturating at its range."""
+    return np.clip(np.rint(values), 0, np.iinfo(dtype).max).astype(dtype)
 
 
 def acquire(hr: np.ndarray, acquisition: Acquisition, rng: np.random.Generator) -> np.ndarray:
@@ -77,8 +96,7 @@ def acquire(hr: np.ndarray, acquisition: Acquisition, rng: np.random.Generator) 
     full = np.iinfo(hr.dtype).max
     signal = expected_lr(hr.astype(np.float32) / full, acquisition.scale, acquisition.psf_sigma)   # of full scale
     photons = detect(signal * acquisition.photons, acquisition.read_noise, rng)
-    lr = photons / acquisition.photons * full                                  # mean-preserving
-    return np.clip(np.rint(lr), 0, full).astype(hr.dtype)
+    return digitise(photons / acquisition.photons * full, hr.dtype)          # mean-preserving
 
 
 def expected_lr(image: np.ndarray, scale: int, psf_sigma: float) -> np.ndarray:

@@ -1,12 +1,17 @@
 """prepare: HR/LR pairs from the merged FOVs, split train/val/test by FOV, in data/processed/ with index.csv.
 
 - resize (the paper): the whole FOV -> hr_size x hr_size (INTER_CUBIC, or INTER_AREA with hr_interpolation: area).
-- tiles: hr_size x hr_size tiles cut at native resolution on a grid, without those with less foreground than
-  tile_min_foreground (foreground: the brightest stain above the FOV's Otsu threshold, at least FOREGROUND_MIN).
+- tiles (native resolution): each field is acquired whole (its LR made from the whole field), then val/test are
+  hr_size x hr_size grid tiles of the field and the matching windows of its LR, without those with less
+  foreground than tile_min_foreground (msrgan.data.foreground), at most max_tiles per field; the train split keeps
+  the whole fields, from which training draws tile-sized crops by the same foreground rule (msrgan.train.dataset),
+  so a split of millions of tiles is neither written nor held in memory. Where merge has an independent LR
+  acquisition of a test field (lr/<id>.png), its windows go to test/lr_acquired/ for evaluate.
 The LR (`degradation`): bicubic, exactly cv2.resize(hr, (w // scale, h // scale), interpolation=cv2.INTER_CUBIC), no
 antialiasing (the paper); or microscope, an LR acquisition of the same specimen (msrgan.data.optics: extra PSF,
 binning, Poisson-Gaussian noise, quantisation), seeded by (seed, image id) so each image's noise is its own and
-reproducible. DOMAIN (domain.json) records how the pairs were made, for the generator files trained on them.
+reproducible. DOMAIN (domain.json) records how the pairs were made, for the generator files trained on them, and
+the HR pixels' physical size (pixel_size_um) where the merged FOVs record one and agree.
 Masks (where merge has them) are resized with nearest neighbour (resize) or cropped and renumbered 1..n (tiles).
 """
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import shutil
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,18 +31,21 @@ import numpy as np
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels, parse_labels
 from msrgan.data.degrade import downscale
-from msrgan.data.merge import NORMALISATION
+from msrgan.data.foreground import foreground_mask
+from msrgan.data.merge import NORMALISATION, PIXEL_SIZE, parse_pixel_size
 from msrgan.data.optics import Acquisition, acquire
 from msrgan.data.raw import read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
 from msrgan.data.threads import thread_map
 from msrgan.errors import fail
-from msrgan.imageio import read_image, read_png_rgb, write_png
+from msrgan.imageio import image_size, read_image, read_png_rgb, write_png
 from msrgan.params import Prepare
+from msrgan.tiffmeta import common_pixel_size
 
 INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
-FOREGROUND_MIN = 8   # 8-bit level: the Otsu threshold of a nearly empty FOV would otherwise split its noise
 INDEX_COLUMNS = ["id", "split", "labels", "fov", "nuclei_mask", "cell_mask"]
+ACQUIRED = "lr_acquired"          # test/<ACQUIRED>/<id>.png: tiles of an independent LR acquisition
+ACQUIRED_MERGED = "lr"            # merge's <id>.png of a field's LR acquisition, where the source has one
 DOMAIN = "domain.json"   # the prepare params that define the pairs: mode, sizes, degradation
 
 
@@ -45,6 +54,7 @@ class MergedFov:
     id: str
     labels: tuple[int, ...]
     masks: bool
+    pixel_size_um: tuple[float, float] | None = None   # (x, y) µm as merge found it in the stains' TIFFs
 
 
 def read_merged_index(merged: Path) -> list[MergedFov]:
@@ -54,11 +64,16 @@ def read_merged_index(merged: Path) -> list[MergedFov]:
     rows = read_csv_rows(path)
     if [h.strip() for h in rows[0][:3]] != ["id", "labels", "masks"]:
         fail(f"{path}: expected the header 'id,labels,masks'")
+    header = [h.strip() for h in rows[0]]
+    size_column = header.index(PIXEL_SIZE) if PIXEL_SIZE in header else None   # absent from an older merge's index
     fovs = []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) < 3 or row[2].strip() not in ("0", "1"):
             fail(f"{path}:{line}: expected id,labels,masks with masks 0 or 1")
-        fovs.append(MergedFov(row[0].strip(), tuple(parse_labels(row[1], f"{path}:{line}")), row[2].strip() == "1"))
+        size = (parse_pixel_size(row[size_column], f"{path}:{line}")
+                if size_column is not None and size_column < len(row) else None)
+        fovs.append(MergedFov(row[0].strip(), tuple(parse_labels(row[1], f"{path}:{line}")), row[2].strip() == "1",
+                              size))
     if not fovs:
         fail(f"{path}: no FOVs")
     return fovs
@@ -91,20 +106,44 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
             writer.writerows(rows)
         if (merged / NORMALISATION).is_file():
             shutil.copyfile(merged / NORMALISATION, tmp / NORMALISATION)
-        write_text(tmp / DOMAIN, json.dumps(domain(params), indent=2) + "\n")
-    unit = "tiles" if params.mode == "tiles" else "FOVs"
-    print(f"prepare: {len(fovs)} FOVs -> " + ", ".join(f"{name} {counts[name]} {unit}" for name in SPLITS)
+        write_text(tmp / DOMAIN, json.dumps(domain(params, fovs, merged), indent=2) + "\n")
+    units = {"train": "fields (crops drawn in training)", "val": "tiles", "test": "tiles"} if params.mode == "tiles" \
+        else dict.fromkeys(SPLITS, "FOVs")
+    print(f"prepare: {len(fovs)} FOVs -> " + ", ".join(f"{name} {counts[name]} {units[name]}" for name in SPLITS)
           + f" ({params.hr_size}px HR, {params.hr_size // params.scale}px LR) in {Path(out)}")
     return rows
 
 
-def domain(params: Prepare) -> dict:
-    """What defines the HR/LR pairs (written to DOMAIN; the generator files carry it)."""
+def domain(params: Prepare, fovs: Sequence[MergedFov] = (), merged: Path | None = None) -> dict:
+    """What defines the HR/LR pairs (written to DOMAIN; the generator files carry it). With the merged `fovs` (and
+    their folder `merged`, whose PNGs give the field sizes), also `pixel_size_um`: [x, y], the HR pixels' physical
+    size in µm (hr_pixel_size)."""
     keep = {"mode", "hr_size", "scale", "hr_interpolation", "degradation"}
     out = params.model_dump(include=keep)
+    if params.mode == "tiles":   # training draws its crops by the same rule as the held-out tiles
+        out["tile_min_foreground"] = params.tile_min_foreground
     if params.degradation == "microscope":
         out["microscope"] = params.microscope.model_dump()
+    size = hr_pixel_size(params, fovs, merged) if fovs and merged is not None else None
+    if size is not None:
+        out["pixel_size_um"] = [float(f"{v:.6g}") for v in size]
     return out
+
+
+def hr_pixel_size(params: Prepare, fovs: Sequence[MergedFov], merged: Path) -> tuple[float, float] | None:
+    """(x, y) µm of the HR pixels: in tiles mode the fields' own; in resize mode a field's pixel size times its
+    width (height) over hr_size, since the field is shrunk whole. None unless every FOV records a pixel size and
+    the results agree within 1%: the generator learned one scale, and a mixture (fields of other sizes shrunk to
+    the same hr_size, or other microscopes) or an unknown share has none to record."""
+    if any(fov.pixel_size_um is None for fov in fovs):
+        return None
+    if params.mode == "tiles":
+        return common_pixel_size(fov.pixel_size_um for fov in fovs)
+    sizes = []
+    for fov in fovs:
+        height, width = image_size(merged / f"{fov.id}.png")
+        sizes.append((fov.pixel_size_um[0] * width / params.hr_size, fov.pixel_size_um[1] * height / params.hr_size))
+    return common_pixel_size(sizes)
 
 
 def degrade(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.ndarray:
@@ -118,19 +157,28 @@ def degrade(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.nda
 
 def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: Path, seed: int) -> list[dict]:
     image = read_png_rgb(merged / f"{fov.id}.png")
+    if params.mode == "tiles" and split == "train":
+        return [train_field(fov, image, params, merged, out, seed)]
     masks = [read_image(merged / "masks" / f"{fov.id}_{kind}.png") for kind in ("nuclei", "cells")] if fov.masks else []
+    acquired = None
     if params.mode == "resize":
         size = (params.hr_size, params.hr_size)
-        pieces = [(fov.id, cv2.resize(image, size, interpolation=INTERPOLATION[params.hr_interpolation]),
-                   [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks])]
-    else:
-        pieces = [(f"{fov.id}_{row}_{col}", image[y:y + params.hr_size, x:x + params.hr_size],
-                   [relabel(m[y:y + params.hr_size, x:x + params.hr_size]) for m in masks])
-                  for row, col, y, x in foreground_tiles(image, params.hr_size, params.tile_min_foreground)]
+        hr = cv2.resize(image, size, interpolation=INTERPOLATION[params.hr_interpolation])
+        pieces = [(fov.id, hr, degrade(hr, params, seed, fov.id),
+                   [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks], None)]
+    else:   # the field acquired whole, then cut: a tile's LR is a window of the field's LR acquisition
+        lr, t, s = degrade(image, params, seed, fov.id), params.hr_size, params.scale
+        acquired = read_acquired(fov, image, params, merged) if split == "test" else None
+        pieces = [(f"{fov.id}_{row}_{col}", image[y:y + t, x:x + t], lr[y // s:(y + t) // s, x // s:(x + t) // s],
+                   [relabel(m[y:y + t, x:x + t]) for m in masks],
+                   None if acquired is None else acquired[y // s:(y + t) // s, x // s:(x + t) // s])
+                  for row, col, y, x in held_out_tiles(fov.id, image, params, seed)]
     rows = []
-    for piece_id, hr, piece_masks in pieces:
+    for piece_id, hr, lr, piece_masks, lr_acquired in pieces:
         write_png(out / split / "hr" / f"{piece_id}.png", hr)
-        write_png(out / split / "lr" / f"{piece_id}.png", degrade(hr, params, seed, piece_id))
+        write_png(out / split / "lr" / f"{piece_id}.png", lr)
+        if lr_acquired is not None:
+            write_png(out / split / ACQUIRED / f"{piece_id}.png", lr_acquired)
         names = [f"masks/{piece_id}_{kind}.png" for kind in ("nuclei", "cells")] if piece_masks else ["", ""]
         for name, mask in zip(names, piece_masks):
             write_png(out / name, mask)   # atomic_path creates masks/ on first use
@@ -139,11 +187,40 @@ def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: 
     return rows
 
 
+def train_field(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Path, out: Path, seed: int) -> dict:
+    """Tiles mode's training pair: the whole field and its LR acquisition (training draws tile-sized crops from
+    them, so no tile files). The HR is merge's file, copied byte for byte: DVC caches the two as one."""
+    shutil.copyfile(merged / f"{fov.id}.png", out / "train" / "hr" / f"{fov.id}.png")
+    write_png(out / "train" / "lr" / f"{fov.id}.png", degrade(image, params, seed, fov.id))
+    return {"id": fov.id, "split": "train", "labels": format_labels(fov.labels), "fov": fov.id,
+            "nuclei_mask": "", "cell_mask": ""}
+
+
+def read_acquired(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Path) -> np.ndarray | None:
+    """The field's independent LR acquisition (merge's lr/<id>.png, from a simulator that renders one), or None;
+    one at another scale than prepare.scale is a UserError."""
+    path = merged / ACQUIRED_MERGED / f"{fov.id}.png"
+    if not path.is_file():
+        return None
+    acquired = read_png_rgb(path)
+    if acquired.shape[:2] != (image.shape[0] // params.scale, image.shape[1] // params.scale):
+        fail(f"{path}: LR acquisition of {acquired.shape[1]}x{acquired.shape[0]} px is not the field "
+             f"{image.shape[1]}x{image.shape[0]} / prepare.scale ({params.scale})")
+    return acquired
+
+
+def held_out_tiles(fov_id: str, image: np.ndarray, params: Prepare, seed: int) -> list[tuple[int, int, int, int]]:
+    """The field's foreground grid tiles, at most prepare.max_tiles of them (a seeded choice; 0: all)."""
+    tiles = foreground_tiles(image, params.hr_size, params.tile_min_foreground)
+    if 0 < params.max_tiles < len(tiles):
+        rng = np.random.default_rng([seed, zlib.crc32(fov_id.encode()), 1])
+        tiles = [tiles[i] for i in sorted(rng.choice(len(tiles), params.max_tiles, replace=False))]
+    return tiles
+
+
 def foreground_tiles(image: np.ndarray, size: int, min_foreground: float) -> list[tuple[int, int, int, int]]:
     """(row, col, y, x) of the grid tiles whose foreground fraction is at least `min_foreground`."""
-    brightest = image.max(axis=2)
-    threshold, _ = cv2.threshold(brightest, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    foreground = brightest > max(threshold, FOREGROUND_MIN)
+    foreground = foreground_mask(image)
     tiles = []
     for row in range(image.shape[0] // size):
         for col in range(image.shape[1] // size):

@@ -1,4 +1,5 @@
-"""The data/raw layout every fetch source writes: images/<id>_<colour>.<ext>, labels.csv, masks/<id>_{nuclei,cells}.png.
+"""The data/raw layout every fetch source writes: images/<id>_<colour>.<ext>, labels.csv, masks/<id>_{nuclei,cells}.png,
+and optionally lr/images/<id>_<colour>.<ext>: a low-resolution acquisition of the same specimen for some FOVs.
 
 Reading it back (`scan_raw`) checks what merge relies on, so a bad raw folder fails with one line naming the file.
 """
@@ -19,6 +20,7 @@ COLOURS = ("red", "green", "blue", "yellow")      # microtubules, protein, nucle
 STAIN = {"red": "microtubules", "green": "protein", "blue": "nucleus", "yellow": "ER"}
 REQUIRED = ("red", "green", "blue")                # yellow (ER) is dropped by merge, so it may be missing
 RGB = "rgb"                                        # an already-merged tile: images/<id>_rgb.png
+LR = "lr"                                          # lr/images/: the FOVs' LR acquisitions, named as their stains
 
 # <id>_<colour>.<ext>[.gz]; the id may itself contain underscores (CYTO2017: <plate>_<well>_<field>).
 CHANNEL_FILE = re.compile(
@@ -32,6 +34,7 @@ class RawFov:
     files: dict[str, Path]            # colour (or 'rgb') -> image file
     labels: tuple[int, ...]
     masks: tuple[Path, Path] | None   # (nuclei, cells) label images where the truth is known
+    lr: dict[str, Path] | None = None  # colour -> stain of its LR acquisition, where there is one
 
 
 def parse_channel_name(name: str) -> tuple[str, str, str] | None:
@@ -144,6 +147,7 @@ def _scan(raw: Path, required) -> list[RawFov]:
         fail(f"{stray[0]}: not named <id>_<colour>.<ext> with colour red, green, blue, yellow or rgb")
     groups = group_channels(paths)
     labels = read_labels_csv(raw / "labels.csv")
+    lr = _scan_lr(raw, groups, required)
     fovs = []
     for fov in sorted(groups):
         check_channels(fov, groups[fov], required)
@@ -153,5 +157,24 @@ def _scan(raw: Path, required) -> list[RawFov]:
         if nuclei.exists() != cells.exists():
             fail(f"{nuclei if not nuclei.exists() else cells}: missing (masks come in pairs: nuclei and cells)")
         masks = (nuclei, cells) if nuclei.exists() else None
-        fovs.append(RawFov(fov, groups[fov], tuple(labels[fov]), masks))
+        fovs.append(RawFov(fov, groups[fov], tuple(labels[fov]), masks, lr.get(fov)))
     return fovs
+
+
+def _scan_lr(raw: Path, groups: dict[str, dict[str, Path]], required) -> dict[str, dict[str, Path]]:
+    """The LR acquisitions in raw/lr/images, {fov id: {colour: path}}: stains (not merged tiles) of FOVs that raw/images
+    holds, the required ones present; none when the folder is absent."""
+    images = raw / LR / "images"
+    paths = [p for p in images.iterdir() if p.is_file()] if images.is_dir() else []
+    stray = [p for p in paths if parse_channel_name(p.name) is None]
+    if stray:
+        fail(f"{stray[0]}: not named <id>_<colour>.<ext> with colour red, green, blue or yellow")
+    lr = group_channels(paths)
+    for fov, files in lr.items():
+        some = next(iter(files.values()))
+        if fov not in groups:
+            fail(f"{some}: an LR acquisition of FOV {fov}, which {raw / 'images'} does not hold")
+        if RGB in files or RGB in groups[fov]:
+            fail(f"{some}: an LR acquisition pairs stains with stains, not merged RGB tiles")
+        check_channels(fov, files, required)
+    return lr

@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.errors import fail
-from msrgan.evaluation.metrics import METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics
+from msrgan.evaluation.metrics import (METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics,
+                                       psnr, ssim)
 from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
@@ -23,50 +24,64 @@ from msrgan.train.device import pick_runtime
 GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
 
 
+CHUNK = 64   # test images in memory at once (with their SR images by every method): evaluation streams
+
+
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
              sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
-    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means, and each method's grid pattern on flat fields),
-    evaluate_per_image.csv, evaluate_tests.json and frc_curves.json (the report stage draws the figures); return
-    the per-image table."""
+    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means, each method's grid pattern on flat fields and,
+    where the test split has independent LR acquisitions, the scores on those), evaluate_per_image.csv,
+    evaluate_tests.json and frc_curves.json (the report stage draws the figures); return the per-image table.
+    The test split is read CHUNK images at a time, so its size is not bounded by memory."""
     torch.manual_seed(seed)
     models, metrics_dir = Path(models), Path(metrics_dir)
     items = load_test_split(processed)
     domain = training_data_meta(processed).get("domain")   # how the LR was made, for the LR consistency
-    lrs = [read_png_rgb(item.lr) for item in items]
-    hrs = [read_png_rgb(item.hr) for item in items]
-    for item, lr, hr in zip(items, lrs, hrs):
-        if hr.shape[0] % lr.shape[0] or hr.shape[0] // lr.shape[0] != hr.shape[1] // lr.shape[1]:
-            fail(f"{item.lr}: LR {lr.shape[1]}x{lr.shape[0]} is not an integer downscale of HR "
-                 f"{hr.shape[1]}x{hr.shape[0]}")
-    scales = {hr.shape[0] // lr.shape[0] for lr, hr in zip(lrs, hrs)}
-    if len(scales) > 1:
-        fail(f"{processed}: test images have mixed scales {sorted(scales)}")
-    scale = scales.pop()
+    scale = test_scale(items[0])
     device = str(pick_runtime(params.device, params.precision, key="evaluate.device").device)
     methods = upscalers({m: str(models / f) for m, f in GENERATORS.items()}, scale, device, params.precision)
     vgg, _ = load_minivgg(models / "minivgg.pt", device)
     perceptual = PerceptualDistance(vgg, tuple(params.perceptual_blocks), device)
 
-    rows, srs, frc_sums = [], {}, {}
+    rows, acquired, frc_sums, frc_shape, n_same = [], [], {}, None, 0
+    bar = tqdm(total=len(items) * len(methods), desc="evaluate", leave=False)
     with atomic_dir(sr_out) as tmp:
-        for method, upscale in methods.items():
-            srs[method] = upscale(lrs)
-            distances = perceptual(np.stack(hrs), np.stack(srs[method])) if _same_shape(hrs) else \
-                np.array([perceptual(hr, sr)[0] for hr, sr in zip(hrs, srs[method])])
-            for item, lr, hr, sr, dist in tqdm(list(zip(items, lrs, hrs, srs[method], distances)),
-                                               desc=f"evaluate {method}", leave=False):
-                write_png(tmp / method / f"{item.id}.png", sr)
-                values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold, domain)
-                rows.append({"id": item.id, "method": method, **values, "perceptual": float(dist)})
-                if hr.shape[:2] == hrs[0].shape[:2]:  # mean FRC curve over same-size images, for the figure
-                    curve = np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0)
-                    frc_sums[method] = frc_sums.get(method, 0) + curve
-    table = pd.DataFrame(rows, columns=["id", "method", *METRICS])
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start:start + CHUNK]
+            lrs, hrs = [read_png_rgb(item.lr) for item in chunk], [read_png_rgb(item.hr) for item in chunk]
+            for item, lr, hr in zip(chunk, lrs, hrs):
+                if test_scale(item, lr, hr) != scale:
+                    fail(f"{item.lr}: test images have mixed scales ({scale} and {hr.shape[0] // lr.shape[0]})")
+            frc_shape = frc_shape or hrs[0].shape[:2]
+            n_same += sum(hr.shape[:2] == frc_shape for hr in hrs)
+            for order, (method, upscale) in enumerate(methods.items()):
+                srs = upscale(lrs)
+                distances = perceptual(np.stack(hrs), np.stack(srs)) if _same_shape(hrs) else \
+                    np.array([perceptual(hr, sr)[0] for hr, sr in zip(hrs, srs)])
+                for k, (item, lr, hr, sr, dist) in enumerate(zip(chunk, lrs, hrs, srs, distances)):
+                    write_png(tmp / method / f"{item.id}.png", sr)
+                    values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold, domain)
+                    rows.append(((order, start + k), {"id": item.id, "method": method, **values,
+                                                      "perceptual": float(dist)}))
+                    if hr.shape[:2] == frc_shape:  # mean FRC curve over same-size images, for the figure
+                        curve = np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0)
+                        frc_sums[method] = frc_sums.get(method, 0) + curve
+                    bar.update(1)
+                acquired += [{"method": method, "psnr": psnr(hr, sr), "ssim": ssim(hr, sr)}
+                             for hr, sr in independent_acquisitions(chunk, hrs, upscale, scale)]
+    bar.close()
+    table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *METRICS])
 
     summary = {m: {k: finite_or_none(table.loc[table["method"] == m, k].replace([np.inf, -np.inf], np.nan).mean())
                    for k in METRICS} for m in methods}
     for method, upscale in methods.items():   # the checkerboard where nothing hides it
         summary[method]["flat_grid_pattern"] = flat_field_pattern(upscale)
+    if acquired:   # the same test tiles from LR images the pipeline did not make (a simulator's own acquisition)
+        scores = pd.DataFrame(acquired)
+        for method in methods:
+            mine = scores[scores["method"] == method]
+            summary[method]["acquired"] = {"psnr": float(mine["psnr"].mean()), "ssim": float(mine["ssim"].mean()),
+                                           "n": len(mine)}
     tests = compare(table, {k: METRICS[k][2] for k in METRICS}, COMPARISONS, seed=seed, n_boot=params.bootstrap,
                     alpha=params.alpha)
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -78,12 +93,31 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
         table.to_csv(tmp, index=False, float_format="%.6g")
 
     if frc_sums:   # the mean FRC curves, for the report stage's figure
-        n_same = sum(hr.shape[:2] == hrs[0].shape[:2] for hr in hrs)
-        freq = np.arange(len(next(iter(frc_sums.values())))) / min(hrs[0].shape[:2])
+        freq = np.arange(len(next(iter(frc_sums.values())))) / min(frc_shape)
         curves = {"threshold": params.frc_threshold, "scale": scale, "frequency": [round(f, 6) for f in freq],
                   "curves": {m: [float(f"{v:.6g}") for v in s / n_same] for m, s in frc_sums.items()}}
         write_text(metrics_dir / "frc_curves.json", json.dumps(curves) + "\n")
     return table
+
+
+def test_scale(item, lr: np.ndarray | None = None, hr: np.ndarray | None = None) -> int:
+    """The HR/LR ratio of a test image (read from its files unless given); not an integer: a UserError."""
+    lr = read_png_rgb(item.lr) if lr is None else lr
+    hr = read_png_rgb(item.hr) if hr is None else hr
+    if hr.shape[0] % lr.shape[0] or hr.shape[0] // lr.shape[0] != hr.shape[1] // lr.shape[1]:
+        fail(f"{item.lr}: LR {lr.shape[1]}x{lr.shape[0]} is not an integer downscale of HR "
+             f"{hr.shape[1]}x{hr.shape[0]}")
+    return hr.shape[0] // lr.shape[0]
+
+
+def independent_acquisitions(chunk, hrs: list[np.ndarray], upscale, scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(HR, SR of the independent LR acquisition) for the chunk's images that have one."""
+    pairs = [(item, hr) for item, hr in zip(chunk, hrs) if item.lr_acquired is not None]
+    lrs = [read_png_rgb(item.lr_acquired) for item, _ in pairs]
+    for (item, hr), lr in zip(pairs, lrs):
+        if (lr.shape[0] * scale, lr.shape[1] * scale) != hr.shape[:2]:
+            fail(f"{item.lr_acquired}: LR acquisition {lr.shape[1]}x{lr.shape[0]} is not its HR tile / {scale}")
+    return list(zip([hr for _, hr in pairs], upscale(lrs))) if pairs else []
 
 
 def _same_shape(images: list[np.ndarray]) -> bool:

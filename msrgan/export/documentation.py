@@ -7,6 +7,7 @@ from pathlib import Path
 
 from msrgan.errors import fail
 from msrgan.imageio import image_size
+from msrgan.tiffmeta import microns
 
 METHODS = {"bicubic": "bicubic", "srresnet": "SRResNet", "msrgan": "mSRGAN"}
 COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lr_psnr": "LR consistency (dB)"}
@@ -71,6 +72,19 @@ def degradation(meta: dict) -> str:
     return "How their LR was made is not recorded in the generator file."
 
 
+def pixel_size(meta: dict) -> str:
+    """One sentence on the physical size of the training pixels (the generator file's `domain` pixel_size_um, HR
+    [x, y] µm), with a leading space; '' where it is not recorded."""
+    domain = meta.get("domain") or {}
+    hr = domain.get("pixel_size_um")
+    if not hr or "scale" not in domain:
+        return ""
+    hr = (hr, hr) if isinstance(hr, (int, float)) else hr
+    lr = [float(v) * domain["scale"] for v in hr]
+    return (f" Its training HR pixels were {microns(hr)} and the LR inputs' {microns(lr)}: inputs with pixels near "
+            f"{microns(lr)} show cells at the scale it learned.")
+
+
 def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
                   sample_source: str, percentiles: tuple[float, float], scale: int) -> str:
     """Markdown for the package. `kind`: 'mSRGAN' or 'SRResNet'; `meta`: the generator file's metadata; `domain`:
@@ -88,8 +102,8 @@ high-content screening), exported by `python -m msrgan export`.
 
 - For: upscaling 3-channel fields (microtubules, protein, nucleus, in that channel order) four times, to look at
   them or to segment them ({kind}: {"a GAN trained for perceptual quality" if kind == "mSRGAN" else "the generator trained with pixel MSE alone"}).
-- Training domain: {domain} {degradation(meta)} A field far larger than the training images, with cells many times wider than
-  there, is outside it: the network has not seen cells at that scale, and says nothing about them.
+- Training domain: {domain} {degradation(meta)}{pixel_size(meta)} A field far larger than the training images,
+  with cells many times wider than there, is outside it: the network has not seen cells at that scale, and says nothing about them.
 - Not for: measurements of structure below the LR pixel size. What the network adds is a prediction from training
   data, not a measurement; {"mSRGAN invents texture (see LR consistency below)." if kind == "mSRGAN" else "check it against the LR input."}
 

@@ -1,24 +1,34 @@
-"""The processed HR/LR pairs in memory as uint8 tensors, and seeded batches with augmentation.
+"""The processed HR/LR pairs: the training split streamed from its files by a DataLoader, the val/test splits in
+memory as uint8 tensors, and seeded batches with augmentation.
 
-Every batch is a pure function of (seed, iteration, rank): the data order is a seeded permutation per epoch and the
-augmentation draws from a generator seeded by the iteration, so a resumed run sees exactly the batches an
-uninterrupted one would, without saving any sampler state.
+Every batch is a pure function of (seed, iteration, rank): the data order is a seeded permutation per epoch, a
+crop's position is drawn from a generator seeded by (seed, iteration, rank, slot) in whichever worker reads it, and
+the augmentation draws from a generator seeded by the iteration. So a resumed (or rolled-back) run sees exactly the
+batches an uninterrupted one would, whatever the number of workers, without saving any sampler state; and the
+memory holds a few batches, not the split, so a training split of millions of crops from 20,000 fields of
+2048 x 2048 trains like the 320 default ones.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from msrgan.classes import N_CLASSES, parse_labels
+from msrgan.data.foreground import foreground_mask
 from msrgan.errors import fail
 from msrgan.imageio import read_png_rgb
 from msrgan.params import Training
+
+CROP_TRIES = 10         # random crops drawn before one with too little foreground is taken anyway
 
 
 @dataclass
@@ -43,28 +53,163 @@ def read_index(processed: str | Path) -> pd.DataFrame:
     return index
 
 
-def load_split(processed: str | Path, split: str) -> Split:
-    """All pairs of one split (train | val | test); a missing or mismatched file is a UserError naming it."""
+def split_rows(processed: str | Path, split: str) -> tuple[list[str], torch.Tensor]:
+    """The ids of one split's rows of index.csv and their N x 13 float multi-hot labels."""
     processed = Path(processed)
     rows = read_index(processed)
     rows = rows[rows["split"] == split]
     if rows.empty:
         fail(f"{processed / 'index.csv'}: no rows in split '{split}'")
-    hr, lr, labels = [], [], torch.zeros(len(rows), N_CLASSES)
+    labels = torch.zeros(len(rows), N_CLASSES)
     for i, (sample, text) in enumerate(zip(rows["id"], rows["labels"])):
-        h = read_png_rgb(processed / split / "hr" / f"{sample}.png")
-        low = read_png_rgb(processed / split / "lr" / f"{sample}.png")
+        if text.strip():
+            labels[i, parse_labels(text, f"{processed / 'index.csv'}: {sample}")] = 1
+    return list(rows["id"]), labels
+
+
+def read_pair(processed: Path, split: str, sample: str, with_lr: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """HR and LR (H x W x 3 uint8) of one sample; an LR that is not the HR / an integer scale is a UserError."""
+    hr = read_png_rgb(processed / split / "hr" / f"{sample}.png")
+    if not with_lr:
+        return hr, None
+    lr = read_png_rgb(processed / split / "lr" / f"{sample}.png")
+    if hr.shape[0] % lr.shape[0] or hr.shape[0] // lr.shape[0] != hr.shape[1] // lr.shape[1]:
+        fail(f"{processed / split / 'lr' / sample}.png: size {lr.shape[:2]} is not HR {hr.shape[:2]} / scale")
+    return hr, lr
+
+
+def load_split(processed: str | Path, split: str) -> Split:
+    """All pairs of one split (val | test: a bounded number) in memory; a missing or mismatched file is a
+    UserError naming it."""
+    processed = Path(processed)
+    ids, labels = split_rows(processed, split)
+    hr, lr = [], []
+    for sample in ids:
+        h, low = read_pair(processed, split, sample)
         if hr and (h.shape != hr[0].shape or low.shape != lr[0].shape):
             fail(f"{processed / split / 'hr' / sample}.png: size {h.shape[:2]} differs from the other tiles "
                  f"{hr[0].shape[:2]}")
-        if h.shape[0] % low.shape[0] or h.shape[0] // low.shape[0] != h.shape[1] // low.shape[1]:
-            fail(f"{processed / split / 'lr' / sample}.png: size {low.shape[:2]} is not HR {h.shape[:2]} / scale")
         hr.append(h)
         lr.append(low)
-        if text.strip():
-            labels[i, parse_labels(text, f"{processed / 'index.csv'}: {sample}")] = 1
     to_tensor = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-    return Split(list(rows["id"]), to_tensor(hr), to_tensor(lr), labels)
+    return Split(ids, to_tensor(hr), to_tensor(lr), labels)
+
+
+def _chw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
+
+
+class PairFiles(Dataset):
+    """One split's HR/LR pairs as files, read when a batch needs them. With `lr_size` > 0 each item is an aligned
+    random crop, LR lr_size px and the HR window it came from (tiles mode trains on crops of whole fields, drawn
+    again while less than `min_foreground` of the crop has signal, at most CROP_TRIES times); with 0 the whole
+    pairs, which must then all have one size. Items are keyed (index, iteration, rank, slot): a crop is a function
+    of its key, the same in any worker."""
+
+    def __init__(self, processed: str | Path, split: str, lr_size: int = 0, min_foreground: float = 0.0,
+                 seed: int = 0, with_lr: bool = True):
+        self.processed, self.split, self.with_lr = Path(processed), split, with_lr
+        self.lr_size, self.min_foreground, self.seed = lr_size, min_foreground, seed % 2**32
+        self.ids, self.labels = split_rows(processed, split)
+        hr, lr = read_pair(self.processed, split, self.ids[0])
+        self.scale = hr.shape[0] // lr.shape[0]
+        self.first = hr.shape
+        self.hr_size = lr_size * self.scale if lr_size else hr.shape[0]   # the side of the HR images it gives
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, key: tuple[int, int, int, int]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        index, iteration, rank, slot = key
+        sample = self.ids[index]
+        hr, lr = read_pair(self.processed, self.split, sample, self.with_lr)
+        where = self.processed / self.split / "hr" / f"{sample}.png"
+        if not self.lr_size:
+            if hr.shape != self.first:
+                fail(f"{where}: size {hr.shape[:2]} differs from the other images {self.first[:2]} (whole images "
+                     f"are batched; crop them with a crop size)")
+            return _chw(hr), (_chw(lr) if lr is not None else None), self.labels[index]
+        size, s = self.lr_size, self.scale
+        h, w = hr.shape[0] // s, hr.shape[1] // s
+        if min(h, w) < size:
+            fail(f"{where}: {hr.shape[1]}x{hr.shape[0]} px is smaller than the training crop ({size * s} px)")
+        rng = np.random.default_rng([self.seed, iteration, rank, slot])
+        signal = foreground_mask(hr) if self.min_foreground > 0 else None
+        for _ in range(CROP_TRIES):
+            y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+            if signal is None or signal[s * y:s * (y + size), s * x:s * (x + size)].mean() >= self.min_foreground:
+                break
+        hr_crop = _chw(hr[s * y:s * (y + size), s * x:s * (x + size)])
+        lr_crop = _chw(lr[y:y + size, x:x + size]) if lr is not None else None
+        return hr_crop, lr_crop, self.labels[index]
+
+
+def stack_items(items: list[tuple]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """A DataLoader batch: (HR, LR or None, labels) stacked."""
+    hr, lr, labels = zip(*items)
+    return torch.stack(hr), (torch.stack(lr) if lr[0] is not None else None), torch.stack(labels)
+
+
+class IterationBatches(Sampler):
+    """The keys of this rank's batches for iterations [start, stop), one list per iteration (batch_indices)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int, world: int, start: int, stop: int):
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.start, self.stop = start, stop
+
+    def __iter__(self) -> Iterator[list[tuple[int, int, int, int]]]:
+        for it in range(self.start, self.stop):
+            idx = batch_indices(self.n, self.batch_size, it, self.seed, self.rank, self.world)
+            yield [(int(i), it, self.rank, slot) for slot, i in enumerate(idx.tolist())]
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def _one_thread(_worker: int) -> None:
+    cv2.setNumThreads(1)   # the workers are the parallelism: OpenCV must not oversubscribe the cores
+
+
+class Batches:
+    """This rank's training batches by iteration, read by a DataLoader with `workers` processes (0: this one).
+    Asked for an iteration out of sequence (a resume, a rollback), it restarts the loader there."""
+
+    def __init__(self, files: PairFiles, batch_size: int, seed: int, rank: int, world: int, workers: int,
+                 iterations: int):
+        self.files, self.batch_size, self.seed, self.rank, self.world = files, batch_size, seed, rank, world
+        self.workers, self.iterations = workers, iterations
+        self.labels, self.scale, self.hr_size = files.labels, files.scale, files.hr_size
+        self._iter, self._next = None, None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __call__(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(HR, LR or None, labels) of `iteration`: uint8 N x 3 x H x W, float N x 13."""
+        if iteration != self._next:
+            sampler = IterationBatches(len(self.files), self.batch_size, self.seed, self.rank, self.world,
+                                       iteration, max(self.iterations, iteration + 1))
+            # spawn, not fork: a child forked from a process whose OpenMP threads have run can deadlock
+            pool = dict(multiprocessing_context="spawn", worker_init_fn=_one_thread) if self.workers else {}
+            # its own generator: a loader seeds its workers from the global RNG otherwise, and that would move
+            # the dropout of the iteration the loader starts at
+            self._iter = iter(DataLoader(self.files, batch_sampler=sampler, num_workers=self.workers,
+                                         collate_fn=stack_items, generator=torch.Generator(), **pool))
+        batch = next(self._iter)
+        self._next = iteration + 1
+        return batch
+
+
+def training_split(processed: str | Path, params: Training, seed: int, rank: int = 0, world: int = 1,
+                   with_lr: bool = True) -> Batches:
+    """The train split as a trainer reads it: random crops of `crop` LR px where the params have one, else in tiles
+    mode crops of the tile size from whole fields (with the tile foreground rule), else whole pairs."""
+    domain = training_data_meta(processed).get("domain") or {}
+    tiles = domain.get("mode") == "tiles"
+    crop = getattr(params, "crop", 0) or (domain["hr_size"] // domain["scale"] if tiles else 0)
+    files = PairFiles(processed, "train", crop, domain.get("tile_min_foreground", 0.0) if tiles else 0.0, seed,
+                      with_lr)
+    return Batches(files, params.batch_size, seed, rank, world, params.workers, params.iterations)
 
 
 def training_data_meta(processed: str | Path) -> dict:
@@ -126,29 +271,10 @@ def augment(tensors: list[torch.Tensor], params, generator: torch.Generator) -> 
     return out
 
 
-def random_crop(hr: torch.Tensor, lr: torch.Tensor, lr_size: int, generator: torch.Generator):
-    """Aligned random crops: an LR window of lr_size and the HR window it came from."""
-    n, _, h, w = lr.shape
-    if lr_size <= 0 or lr_size >= min(h, w):
-        return hr, lr
-    s = hr.shape[-1] // w
-    ys = torch.randint(0, h - lr_size + 1, (n,), generator=generator)
-    xs = torch.randint(0, w - lr_size + 1, (n,), generator=generator)
-    lr_out = torch.stack([lr[i, :, y:y + lr_size, x:x + lr_size] for i, (y, x) in enumerate(zip(ys, xs))])
-    hr_out = torch.stack([hr[i, :, s * y:s * (y + lr_size), s * x:s * (x + lr_size)]
-                          for i, (y, x) in enumerate(zip(ys, xs))])
-    return hr_out, lr_out
-
-
-def training_batch(data: Split, params: Training, iteration: int, seed: int, rank: int = 0, world: int = 1,
-                   with_lr: bool = True, crop: int = 0):
-    """(HR, LR, labels) float batch for this rank and iteration: params.batch_size images, augmented per
-    params.augment, and with an LR crop side `crop` > 0 aligned random LR/HR crops."""
-    idx = batch_indices(len(data), params.batch_size, iteration, seed, rank, world)
+def training_batch(data: Batches, params: Training, iteration: int, seed: int, rank: int = 0):
+    """(HR, LR or None, labels) float batch for this rank and iteration: params.batch_size images (or crops),
+    augmented per params.augment."""
+    hr, lr, labels = data(iteration)
     g = torch.Generator().manual_seed((seed * 7919 + iteration) * 131 + rank)
-    hr = to_float(data.hr[idx])
-    lr = to_float(data.lr[idx]) if with_lr else None
-    if with_lr and crop:
-        hr, lr = random_crop(hr, lr, crop, g)
-    hr, *rest = augment([hr] + ([lr] if with_lr else []), params.augment, g)
-    return hr, (rest[0] if with_lr else None), data.labels[idx]
+    hr, *rest = augment([to_float(hr)] + ([to_float(lr)] if lr is not None else []), params.augment, g)
+    return hr, (rest[0] if rest else None), labels

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from msrgan.atomic import write_text
 from msrgan.errors import fail
 from msrgan.train.checkpoint import load_checkpoint, save_checkpoint
-from msrgan.train.dataset import Split, load_split
+from msrgan.train.dataset import Batches, Split, load_split, training_split
 from msrgan.train.device import Runtime, pick_runtime, wants_cuda
 from msrgan.train.distributed import World, distributed
 
@@ -46,13 +46,15 @@ def seed_everything(seed: int, rt) -> None:
 
 
 @contextlib.contextmanager
-def training_session(stage: str, params, seed: int, processed) -> Iterator[tuple[World, Runtime, Split, Split]]:
+def training_session(stage: str, params, seed: int, processed,
+                     with_lr: bool = True) -> Iterator[tuple[World, Runtime, Batches, Split]]:
     """What every trainer starts with: the process group (when torchrun started us), the device and precision, the
-    seeds, and the train and val splits of `processed`."""
+    seeds, this rank's training batches (streamed from the files) and the val split of `processed` (in memory)."""
     with distributed(wants_cuda(params.device)) as world:
         rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{stage}.device")
         seed_everything(seed, rt)
-        yield world, rt, load_split(processed, "train"), load_split(processed, "val")
+        yield (world, rt, training_split(processed, params, seed, world.rank, world.size, with_lr),
+               load_split(processed, "val"))
 
 
 def lr_lambda(params) -> Callable[[int], float]:

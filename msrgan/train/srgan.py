@@ -79,7 +79,7 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
         generator = rt.model(generator.train())
         vgg, _ = load_minivgg(vgg_path)
         content = ContentLoss(rt.model(vgg), params.loss.content_blocks)
-        side = (params.crop or train.lr.shape[-1]) * generator.config.scale
+        side = train.hr_size
         disc = rt.model(Discriminator(DiscriminatorConfig(params.discriminator.channels, params.discriminator.head,
                                                           params.discriminator.dense, side)))
         g_net, d_net = world.wrap(generator, rt.device), world.wrap(disc, rt.device)
@@ -94,7 +94,7 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
                          params.grad_clip)
 
         def step(it: int) -> dict[str, float]:
-            hr, lr_image, _ = training_batch(train, params, it, seed, world.rank, world.size, crop=params.crop)
+            hr, lr_image, _ = training_batch(train, params, it, seed, world.rank)
             out = gan_step(parts, rt.batch(hr), rt.batch(lr_image), rt)
             sched_g.step()
             sched_d.step()

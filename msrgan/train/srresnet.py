@@ -35,14 +35,14 @@ def train_srresnet(params: TrainSRResNet, seed: int, *, processed="data/processe
                    metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train with MSE, keep the best-val-PSNR (or last) weights, write srresnet.pt and metrics/train_srresnet.json."""
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
-        scale = train.hr.shape[-1] // train.lr.shape[-1]
+        scale = train.scale
         model = rt.model(Generator(generator_config(params, scale)))
         net = world.wrap(model, rt.device)
         opt = torch.optim.Adam(model.parameters(), lr=params.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(params))
 
         def step(it: int) -> dict[str, float]:
-            hr, lr, _ = training_batch(train, params, it, seed, world.rank, world.size, crop=params.crop)
+            hr, lr, _ = training_batch(train, params, it, seed, world.rank)
             loss, norm = mse_update(net, model, opt, rt.batch(lr), rt.batch(hr), rt, params.grad_clip)
             sched.step()
             return {"mse": loss.item(), "grad_norm": norm}

@@ -44,7 +44,7 @@ def predict(model: torch.nn.Module, data: Split, rt: Runtime, batch: int = 64) -
 def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models="data/models",
               metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
     """Train, keep the best-val-mAP weights, write minivgg.pt and metrics/train_vgg.json (test split scores)."""
-    with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
+    with training_session(STAGE, params, seed, processed, with_lr=False) as (world, rt, train, val):
         model = rt.model(MiniVGG(MiniVGGConfig(params.width, len(CLASSES), params.dropout)))
         net = world.wrap(model, rt.device)
         positives = train.labels.sum(0)
@@ -53,7 +53,7 @@ def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(params))
 
         def step(it: int) -> dict[str, float]:
-            hr, _, y = training_batch(train, params, it, seed, world.rank, world.size, with_lr=False)
+            hr, _, y = training_batch(train, params, it, seed, world.rank)
             loss = bce_update(net, model, opt, rt.batch(hr), y.to(rt.device), pos_weight, rt, params.grad_clip)
             sched.step()
             return {"bce": loss.item()}
@@ -77,5 +77,5 @@ def train_vgg(params: TrainVGG, seed: int, *, processed="data/processed", models
                        "rollback_events": result.rollbacks, "device": str(rt.device),
                        "precision": "bf16" if rt.dtype else "fp32", "world_size": world.size}
             save_minivgg(Path(models) / "minivgg.pt", model, stage=STAGE, val=result.selected,
-                         selected_iteration=result.selected_step, hr_size=int(train.hr.shape[-1]))
+                         selected_iteration=result.selected_step, hr_size=int(train.hr_size))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")

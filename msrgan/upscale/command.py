@@ -18,6 +18,7 @@ from tqdm import tqdm
 from msrgan.atomic import atomic_path, write_text
 from msrgan.errors import UserError, fail
 from msrgan.imageio import image_suffix, write_png
+from msrgan.tiffmeta import pixel_size_um
 from msrgan.upscale.consistency import Consistency
 from msrgan.upscale.imagefile import TILE, read_input, write_output, write_tiles
 from msrgan.upscale.upscaler import Upscaler, load_upscaler
@@ -137,7 +138,8 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     line = (f"{src} -> {dest} ({width}x{height} -> {width * s}x{height * s}, {channels} channel(s), "
             f"{planes.dtype}{f', {count} planes' if count > 1 else ''}{', streamed in tiles' if streamed else ''})")
     line += f"\n  {upscaler.mapping(planes, image.channel_names())}{'; alpha kept as a mask' if image.alpha else ''}"
-    for remark in (note, upscaler.domain_note(height, width)):
+    remarks = (note, upscaler.domain_note(height, width), upscaler.pixel_size_note(str(src), pixel_size_um(image.tiff)))
+    for remark in remarks:
         if remark:
             line += f"\n  note: {remark}"
     if check is not None:

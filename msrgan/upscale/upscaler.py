@@ -8,11 +8,14 @@ import numpy as np
 
 from msrgan.errors import fail
 from msrgan.models.generator import receptive_radius
+from msrgan.tiffmeta import microns
 from msrgan.upscale.channels import Pass, mixing, parse_channels, pass_input, plan_passes
 from msrgan.upscale.consistency import Consistency, heat_map, redownscale_error
 from msrgan.upscale.inference import load_for_inference, predictor
 from msrgan.upscale.intensity import from_unit, intensity_window, to_unit
 from msrgan.upscale.tiling import Predict, predict_tiled, tile_grid
+
+PIXEL_SIZE_FACTOR = 2.0   # an input's pixel size this far from the training LR's gets a note (issue 13)
 
 
 @dataclass
@@ -73,6 +76,25 @@ class Upscaler:
         return (f"this generator learned whole fields shrunk to {domain['hr_size']} px (LR {lr_side} px); a "
                 f"{width}x{height} field shows cells many times wider than those, outside its training domain "
                 f"(unless it was shrunk the same way)")
+
+    def pixel_size_note(self, name: str, pixel_size: tuple[float, float] | None) -> str | None:
+        """One line when the input `name`'s (x, y) pixel size in µm (what its file records, tiffmeta.pixel_size_um)
+        is more than PIXEL_SIZE_FACTOR off the generator's training LR pixels (the file's `domain` pixel_size_um,
+        the HR pixels, times its scale) along x or y; None when either side records none, or they are close."""
+        domain = self.meta.get("domain") or {}
+        hr = domain.get("pixel_size_um")
+        if pixel_size is None or not hr:
+            return None
+        hr = (hr, hr) if isinstance(hr, (int, float)) else hr
+        trained = tuple(float(v) * int(domain.get("scale", self.scale)) for v in hr)
+        ratio = max((p / t for p, t in zip(pixel_size, trained)), key=lambda r: max(r, 1 / r))
+        if 1 / PIXEL_SIZE_FACTOR <= ratio <= PIXEL_SIZE_FACTOR:
+            return None
+        cells, resample = ("smaller", "enlarge") if ratio > 1 else ("larger", "shrink")
+        return (f"{name} has {microns(pixel_size)} pixels, the generator learned from {microns(trained)} LR pixels: "
+                f"its cells are {max(ratio, 1 / ratio):.1f}x {cells} in pixels than in training, outside its "
+                f"training domain; resample it to ~{microns(trained)}/px first ({resample} it "
+                f"{max(ratio, 1 / ratio):.1f}x) for an output like the training data's")
 
     def tiles(self, planes: np.ndarray) -> int:
         """How many tile predictions upscaling `planes` takes (for a progress bar)."""

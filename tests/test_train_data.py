@@ -1,0 +1,106 @@
+"""The training data path: crops of whole fields aligned and seeded by their key, the same batches with or without
+DataLoader workers, restarts at any iteration, paper mode's whole tiles exactly as in memory."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from msrgan.errors import UserError
+from msrgan.imageio import write_png
+from msrgan.params import parse_section
+from msrgan.train.dataset import (Batches, PairFiles, batch_indices, load_split, training_batch,
+                                  training_split)
+from tests.train_data import make_processed
+
+
+def make_fields(root, n=6, size=64, scale=4, signal_corner=False):
+    """Whole-field pairs (tiles mode's train split) whose LR pixel is the top-left HR pixel of its block, so an
+    aligned crop shows as lr == hr[::scale, ::scale]."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for k in range(n):
+        hr = rng.integers(0, 256, (size, size + 8 * k, 3), dtype=np.uint8)
+        if signal_corner:   # signal only in the top-left 24 x 24 px: everything else is dark
+            hr[:] = 0
+            hr[:24, :24] = 200
+        write_png(root / "train" / "hr" / f"f{k}.png", hr)
+        write_png(root / "train" / "lr" / f"f{k}.png", np.ascontiguousarray(hr[::scale, ::scale]))
+        rows.append(f"f{k},train,{k % 13},f{k},,")
+    (root / "index.csv").write_text("id,split,labels,fov,nuclei_mask,cell_mask\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def test_crops_of_whole_fields_are_aligned_and_a_function_of_their_key(tmp_path):
+    files = PairFiles(make_fields(tmp_path), "train", lr_size=4, seed=3)
+    assert files.scale == 4 and files.hr_size == 16
+    hr, lr, labels = files[(2, 7, 0, 1)]
+    assert hr.shape == (3, 16, 16) and lr.shape == (3, 4, 4) and hr.dtype == torch.uint8
+    assert torch.equal(hr[:, ::4, ::4], lr) and labels[2] == 1
+    again = files[(2, 7, 0, 1)]
+    assert torch.equal(again[0], hr)                                   # same key, same crop
+    assert not torch.equal(files[(2, 8, 0, 1)][0], hr)                 # another iteration, another crop
+
+
+def test_crops_are_drawn_where_the_field_has_signal(tmp_path):
+    files = PairFiles(make_fields(tmp_path, signal_corner=True), "train", lr_size=4, min_foreground=0.5, seed=0)
+    anywhere = PairFiles(tmp_path, "train", lr_size=4, seed=0)
+    lit = [files[(k % 6, k, 0, 0)][0].float().mean() > 100 for k in range(30)]
+    blind = [anywhere[(k % 6, k, 0, 0)][0].float().mean() > 100 for k in range(30)]
+    # a crop lands half on the lit corner about 1 time in 12: at most CROP_TRIES draws make that 1 in 2
+    assert sum(lit) >= 12 and sum(blind) <= 6
+
+
+def test_workers_and_restarts_give_the_same_batches(tmp_path):
+    files = PairFiles(make_fields(tmp_path), "train", lr_size=4, seed=5)
+    inline = Batches(files, 4, 5, 0, 1, workers=0, iterations=8)
+    first = [inline(it) for it in range(8)]
+    pooled = Batches(files, 4, 5, 0, 1, workers=2, iterations=8)
+    for it in (0, 1, 2, 6, 7, 3):                                      # 6 and 3: out of sequence, it restarts there
+        hr, lr, labels = pooled(it)
+        assert torch.equal(hr, first[it][0]) and torch.equal(lr, first[it][1]) and torch.equal(labels, first[it][2])
+
+
+def test_paper_mode_batches_are_the_in_memory_tiles(tmp_path):
+    """Whole tiles stream exactly as the split held in memory gives them: the same uint8 batches."""
+    processed = make_processed(tmp_path / "p", counts=(10, 2, 2))
+    params = parse_section("train_srresnet", {"batch_size": 4, "iterations": 5})
+    batches = training_split(processed, params, seed=2)
+    memory = load_split(processed, "train")
+    for it in range(5):
+        hr, lr, labels = batches(it)
+        idx = batch_indices(len(memory), 4, it, 2)
+        assert torch.equal(hr, memory.hr[idx]) and torch.equal(lr, memory.lr[idx])
+        assert torch.equal(labels, memory.labels[idx])
+    hr, lr, _ = training_batch(batches, params, 3, 2)
+    assert hr.dtype == torch.float32 and hr.shape == (4, 3, 32, 32) and lr.shape == (4, 3, 8, 8)
+
+
+def test_tiles_mode_trains_on_tile_sized_crops_and_vgg_reads_no_lr(tmp_path):
+    processed = make_fields(tmp_path)
+    (processed / "domain.json").write_text(json.dumps({"mode": "tiles", "hr_size": 32, "scale": 4,
+                                                       "tile_min_foreground": 0.0}))
+    batches = training_split(processed, parse_section("train_vgg", {"batch_size": 3}), seed=0, with_lr=False)
+    hr, lr, labels = batches(0)
+    assert hr.shape == (3, 3, 32, 32) and lr is None and labels.shape == (3, 13)
+    cropped = training_split(processed, parse_section("train_srresnet", {"crop": 2}), seed=0)
+    assert cropped(0)[1].shape[-1] == 2 and cropped.hr_size == 8       # an explicit crop wins
+
+
+def test_a_field_smaller_than_the_crop_or_a_size_mismatch_is_one_line(tmp_path):
+    files = PairFiles(make_fields(tmp_path, size=16), "train", lr_size=8)
+    with pytest.raises(UserError, match=r"f0.png: 16x16 px is smaller than the training crop \(32 px\)"):
+        files[(0, 0, 0, 0)]
+    whole = PairFiles(tmp_path, "train")
+    with pytest.raises(UserError, match="f1.png: size .* differs from the other images"):
+        whole[(1, 0, 0, 0)]
+
+
+def test_starting_the_loader_leaves_the_global_rng_alone(tmp_path):
+    """The global RNG drives dropout per iteration: a loader (re)started at a resume point must not move it."""
+    files = PairFiles(make_fields(tmp_path), "train", lr_size=4)
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    Batches(files, 2, 0, 0, 1, workers=0, iterations=4)(2)
+    assert torch.equal(torch.rand(1), expected)
