@@ -25,7 +25,7 @@ from msrgan.data.merge import merge  # noqa: E402
 from msrgan.data.prepare import prepare  # noqa: E402
 from msrgan.data.simulator import simulate  # noqa: E402
 from msrgan.imageio import read_png_rgb  # noqa: E402
-from msrgan.params import Split, section  # noqa: E402
+from msrgan.params import SplitFractions, section  # noqa: E402
 
 TOOL_CANDIDATES = (ROOT.parent / "shared/tools/realism_stats.py", Path("/work/shared/tools/realism_stats.py"))
 
@@ -59,7 +59,7 @@ def main() -> int:
     params = fetch.synthetic.model_copy(update={"n_fov": args.n_fov, **({"size": args.size} if args.size else {})})
     _, merge_params = section("merge", ROOT / "params.yaml")
     _, prepare_params = section("prepare", ROOT / "params.yaml")
-    all_train = prepare_params.model_copy(update={"split": Split(val=0, test=0)})
+    all_train = prepare_params.model_copy(update={"split": SplitFractions(val=0, test=0)})
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         t0 = time.perf_counter()

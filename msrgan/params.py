@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from msrgan.errors import fail
 
@@ -138,6 +138,14 @@ class Training(Section):
     grad_clip: float = Field(0.0, ge=0)               # max global gradient norm per step (0: no clipping)
     rollback: Rollback = Rollback()
     workers: int = Field(0, ge=0)                     # DataLoader processes reading the training images (0: none)
+    crops_per_field: int = Field(1, ge=1)             # crops from each field read (tiles mode; divides batch_size)
+
+    @field_validator("crops_per_field")
+    @classmethod
+    def _divides_batch(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("batch_size", value) % value:
+            raise ValueError(f"{value} does not divide batch_size {info.data['batch_size']}")
+        return value
 
 
 class TrainVGG(Training):

@@ -1,7 +1,9 @@
-"""A real, tiny `dvc repro` of fetch -> merge -> prepare in a temporary git repo: reruns only what changed, and
-the outputs survive a push to a folder remote, deleting cache and data, and a pull."""
+"""A real, tiny `dvc repro` of fetch -> merge -> prepare in a temporary git repo: reruns only what changed (the
+native recipe of params/native.args too), and the outputs survive a push to a folder remote, deleting cache and
+data, and a pull."""
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -82,6 +84,26 @@ def test_repro_reruns_only_what_changed_and_push_pull(tmp_path):
     for name, lr in acquired.items():   # the same scene, noisier and blurrier: close in mean, not the same image
         assert lr.shape == bicubic[name].shape and not np.array_equal(lr, bicubic[name])
         assert abs(lr.mean() - bicubic[name].mean()) < 6
+
+    for line in (REPO / "params" / "native.args").read_text().splitlines():   # the native recipe, as dvc exp run -S
+        if line.startswith("-S "):
+            key, value = line[3:].split("=", 1)
+            *parents, last = key.split(".")
+            node = params
+            for part in parents:
+                node = node[part]
+            node[last] = yaml.safe_load(value)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(run(repo, DVC, "repro")) == ["fetch", "merge", "prepare"]     # the simulator's LR acquisition too
+    assert json.loads((processed / "domain.json").read_text())["mode"] == "tiles"
+    rows = list(csv.DictReader((processed / "index.csv").open()))
+    train = [r for r in rows if r["split"] == "train"]
+    assert train and all(r["id"] == r["fov"] for r in train)                  # whole fields, cropped in training
+    assert cv2.imread(str(processed / "train" / "hr" / f"{train[0]['id']}.png")).shape == (64, 64, 3)
+    test = [r for r in rows if r["split"] == "test"]
+    assert test and len(test) <= 8 * len({r["fov"] for r in test})          # prepare.max_tiles per field
+    for r in test:   # each test tile with a window of the simulator's own LR acquisition of its field
+        assert cv2.imread(str(processed / "test" / "lr_acquired" / f"{r['id']}.png")).shape == (4, 4, 3)
     before = {d: digest(repo / "data" / d) for d in ("raw", "merged", "processed")}
 
     run(repo, DVC, "remote", "add", "-d", "store", str(tmp_path / "remote"))

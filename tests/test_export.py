@@ -217,3 +217,14 @@ def test_the_documentation_says_how_the_training_lr_was_made():
     assert "1.5 HR px, 4x4 binning, 200 photons" in degradation(micro)
     assert "bicubic decimation" in degradation({"domain": {"degradation": "bicubic"}})
     assert "not recorded" in degradation({})
+
+
+def test_the_documentation_says_whole_shrunk_fields_or_native_crops(tmp_path):
+    from msrgan.export.documentation import training_domain
+    from msrgan.imageio import write_png
+    write_png(tmp_path / "train" / "hr" / "f1.png", np.zeros((64, 80, 3), np.uint8))
+    (tmp_path / "index.csv").write_text("id,split,labels,fov,nuclei_mask,cell_mask\nf1,train,0,f1,,\n")
+    assert training_domain(tmp_path) == "1 training images, whole fields shrunk to 80 x 64 px (HR)."
+    (tmp_path / "domain.json").write_text('{"mode": "tiles", "hr_size": 32, "scale": 4}')
+    assert training_domain(tmp_path) == ("1 training fields at native resolution (80 x 64 px HR), trained on random "
+                                         "32 x 32 px crops of them.")

@@ -35,8 +35,8 @@ def test_crops_of_whole_fields_are_aligned_and_a_function_of_their_key(tmp_path)
     files = PairFiles(make_fields(tmp_path), "train", lr_size=4, seed=3)
     assert files.scale == 4 and files.hr_size == 16
     hr, lr, labels = files[(2, 7, 0, 1)]
-    assert hr.shape == (3, 16, 16) and lr.shape == (3, 4, 4) and hr.dtype == torch.uint8
-    assert torch.equal(hr[:, ::4, ::4], lr) and labels[2] == 1
+    assert hr.shape == (1, 3, 16, 16) and lr.shape == (1, 3, 4, 4) and hr.dtype == torch.uint8
+    assert torch.equal(hr[..., ::4, ::4], lr) and labels[0, 2] == 1
     again = files[(2, 7, 0, 1)]
     assert torch.equal(again[0], hr)                                   # same key, same crop
     assert not torch.equal(files[(2, 8, 0, 1)][0], hr)                 # another iteration, another crop
@@ -104,3 +104,17 @@ def test_starting_the_loader_leaves_the_global_rng_alone(tmp_path):
     torch.manual_seed(0)
     Batches(files, 2, 0, 0, 1, workers=0, iterations=4)(2)
     assert torch.equal(torch.rand(1), expected)
+
+
+def test_several_crops_per_field_read_fill_the_batch_and_the_first_is_the_single_crop(tmp_path):
+    make_fields(tmp_path)
+    single = PairFiles(tmp_path, "train", lr_size=4, seed=1)
+    four = PairFiles(tmp_path, "train", lr_size=4, seed=1, crops=4)
+    hr, lr, labels = four[(3, 2, 0, 0)]
+    assert hr.shape == (4, 3, 16, 16) and lr.shape == (4, 3, 4, 4) and labels.shape == (4, 13)
+    assert torch.equal(hr[0], single[(3, 2, 0, 0)][0][0])            # the same stream: first crop as with 1
+    assert torch.equal(hr[:, :, ::4, ::4], lr) and len({h.sum().item() for h in hr}) > 1
+    batch = Batches(four, 8, 1, 0, 1, workers=0, iterations=2)(1)
+    assert batch[0].shape == (8, 3, 16, 16)                            # 2 fields read, 4 crops each
+    with pytest.raises(UserError, match="train_srresnet.crops_per_field: 3 does not divide batch_size 16"):
+        parse_section("train_srresnet", {"crops_per_field": 3})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -24,9 +25,12 @@ def training_domain(processed: str | os.PathLike) -> str:
     if not train:
         return "not recorded (no training split in the index)."
     height, width = image_size(Path(processed) / "train" / "hr" / f"{train[0]['id']}.png")
-    fields = len({row["fov"] for row in train})
-    what = "whole fields shrunk to" if fields == len(train) else f"tiles cropped from {fields} fields, each"
-    return f"{len(train)} training images, {what} {width} x {height} px (HR)."
+    domain = Path(processed) / "domain.json"
+    domain = json.loads(domain.read_text()) if domain.is_file() else {}
+    if domain.get("mode") == "tiles":
+        return (f"{len(train)} training fields at native resolution ({width} x {height} px HR), trained on random "
+                f"{domain['hr_size']} x {domain['hr_size']} px crops of them.")
+    return f"{len(train)} training images, whole fields shrunk to {width} x {height} px (HR)."
 
 
 def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") -> str:

@@ -100,16 +100,18 @@ def _chw(image: np.ndarray) -> torch.Tensor:
 
 
 class PairFiles(Dataset):
-    """One split's HR/LR pairs as files, read when a batch needs them. With `lr_size` > 0 each item is an aligned
-    random crop, LR lr_size px and the HR window it came from (tiles mode trains on crops of whole fields, drawn
-    again while less than `min_foreground` of the crop has signal, at most CROP_TRIES times); with 0 the whole
-    pairs, which must then all have one size. Items are keyed (index, iteration, rank, slot): a crop is a function
-    of its key, the same in any worker."""
+    """One split's HR/LR pairs as files, read when a batch needs them. With `lr_size` > 0 an item is `crops`
+    aligned random crops of one pair, LR lr_size px and the HR windows they came from (tiles mode trains on crops of
+    whole fields, each drawn again while less than `min_foreground` of it has signal, at most CROP_TRIES times;
+    several crops per read spread the decoding of a big field over them); with 0, the whole pair, and all pairs
+    must have one size. Items are keyed (index, iteration, rank, slot): its crops are a function of the key, the
+    same in any worker. An item is (HR k x 3 x H x W uint8, LR k x 3 x h x w or None, labels k x 13)."""
 
     def __init__(self, processed: str | Path, split: str, lr_size: int = 0, min_foreground: float = 0.0,
-                 seed: int = 0, with_lr: bool = True):
+                 seed: int = 0, with_lr: bool = True, crops: int = 1):
         self.processed, self.split, self.with_lr = Path(processed), split, with_lr
         self.lr_size, self.min_foreground, self.seed = lr_size, min_foreground, seed % 2**32
+        self.crops = crops if lr_size else 1
         self.ids, self.labels = split_rows(processed, split)
         hr, lr = read_pair(self.processed, split, self.ids[0])
         self.scale = hr.shape[0] // lr.shape[0]
@@ -128,26 +130,29 @@ class PairFiles(Dataset):
             if hr.shape != self.first:
                 fail(f"{where}: size {hr.shape[:2]} differs from the other images {self.first[:2]} (whole images "
                      f"are batched; crop them with a crop size)")
-            return _chw(hr), (_chw(lr) if lr is not None else None), self.labels[index]
+            return _chw(hr)[None], (_chw(lr)[None] if lr is not None else None), self.labels[index][None]
         size, s = self.lr_size, self.scale
         h, w = hr.shape[0] // s, hr.shape[1] // s
         if min(h, w) < size:
             fail(f"{where}: {hr.shape[1]}x{hr.shape[0]} px is smaller than the training crop ({size * s} px)")
         rng = np.random.default_rng([self.seed, iteration, rank, slot])
         signal = foreground_mask(hr) if self.min_foreground > 0 else None
-        for _ in range(CROP_TRIES):
-            y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-            if signal is None or signal[s * y:s * (y + size), s * x:s * (x + size)].mean() >= self.min_foreground:
-                break
-        hr_crop = _chw(hr[s * y:s * (y + size), s * x:s * (x + size)])
-        lr_crop = _chw(lr[y:y + size, x:x + size]) if lr is not None else None
-        return hr_crop, lr_crop, self.labels[index]
+        hr_crops, lr_crops = [], []
+        for _ in range(self.crops):
+            for _ in range(CROP_TRIES):
+                y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+                if signal is None or signal[s * y:s * (y + size), s * x:s * (x + size)].mean() >= self.min_foreground:
+                    break
+            hr_crops.append(_chw(hr[s * y:s * (y + size), s * x:s * (x + size)]))
+            lr_crops.append(_chw(lr[y:y + size, x:x + size]) if lr is not None else None)
+        return (torch.stack(hr_crops), torch.stack(lr_crops) if lr is not None else None,
+                self.labels[index].expand(self.crops, -1))
 
 
 def stack_items(items: list[tuple]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """A DataLoader batch: (HR, LR or None, labels) stacked."""
+    """A DataLoader batch: the items' (HR, LR or None, labels) concatenated."""
     hr, lr, labels = zip(*items)
-    return torch.stack(hr), (torch.stack(lr) if lr[0] is not None else None), torch.stack(labels)
+    return torch.cat(hr), (torch.cat(lr) if lr[0] is not None else None), torch.cat(labels)
 
 
 class IterationBatches(Sampler):
@@ -171,8 +176,9 @@ def _one_thread(_worker: int) -> None:
 
 
 class Batches:
-    """This rank's training batches by iteration, read by a DataLoader with `workers` processes (0: this one).
-    Asked for an iteration out of sequence (a resume, a rollback), it restarts the loader there."""
+    """This rank's training batches by iteration (batch_size images: batch_size / files.crops items), read by a
+    DataLoader with `workers` processes (0: this one). Asked for an iteration out of sequence (a resume, a
+    rollback), it restarts the loader there."""
 
     def __init__(self, files: PairFiles, batch_size: int, seed: int, rank: int, world: int, workers: int,
                  iterations: int):
@@ -187,7 +193,8 @@ class Batches:
     def __call__(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(HR, LR or None, labels) of `iteration`: uint8 N x 3 x H x W, float N x 13."""
         if iteration != self._next:
-            sampler = IterationBatches(len(self.files), self.batch_size, self.seed, self.rank, self.world,
+            sampler = IterationBatches(len(self.files), self.batch_size // self.files.crops, self.seed, self.rank,
+                                       self.world,
                                        iteration, max(self.iterations, iteration + 1))
             # spawn, not fork: a child forked from a process whose OpenMP threads have run can deadlock
             pool = dict(multiprocessing_context="spawn", worker_init_fn=_one_thread) if self.workers else {}
@@ -208,7 +215,7 @@ def training_split(processed: str | Path, params: Training, seed: int, rank: int
     tiles = domain.get("mode") == "tiles"
     crop = getattr(params, "crop", 0) or (domain["hr_size"] // domain["scale"] if tiles else 0)
     files = PairFiles(processed, "train", crop, domain.get("tile_min_foreground", 0.0) if tiles else 0.0, seed,
-                      with_lr)
+                      with_lr, params.crops_per_field)
     return Batches(files, params.batch_size, seed, rank, world, params.workers, params.iterations)
 
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from msrgan.atomic import atomic_path, write_text
 from msrgan.classes import N_CLASSES, format_labels
 from msrgan.data.raw import LR
-from msrgan.data.simulator.acquisition import pixel_size_um, record, record_lr
+from msrgan.data.simulator.acquisition import Exposure, pixel_size_um, record, record_lr
 from msrgan.data.simulator.geometry import relabel
 from msrgan.data.simulator.localisations import protein
 from msrgan.data.simulator.markers import build_scene, dna, er, tubulin
@@ -57,6 +57,7 @@ class Fov:
     cells: np.ndarray                  # uint16 label image, 0 background, 1..n
     pixel_size: float                  # µm per pixel of the stains
     lr: dict[str, np.ndarray] | None = None   # colour -> uint16 H/scale x W/scale: the LR acquisition, if made
+    exposures: dict[str, Exposure] | None = None   # how each stain was recorded (not written; noise_free uses it)
 
 
 def fov_id(index: int) -> str:
@@ -91,7 +92,7 @@ def simulate_fov(size: int, seed: int, index: int, labels: list[int] | None = No
     min_area = max(4, int(30 * s.u ** 2))
     cells = relabel(s.g.cells, min_area)
     nuclei = relabel(np.where(cells > 0, s.g.nuclei, 0), min_area)   # numbered on their own, 1..m
-    return Fov(fov_id(index), labels, stains, nuclei, cells, pixel_size_um(size), low)
+    return Fov(fov_id(index), labels, stains, nuclei, cells, pixel_size_um(size), low, exposures)
 
 
 def write_fov(fov: Fov, out: Path) -> None:

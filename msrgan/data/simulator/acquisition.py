@@ -85,6 +85,13 @@ def record(rng: np.random.Generator, signal: dict[str, np.ndarray], u: float
     return stains, exposures
 
 
+def noise_free(exposures: dict[str, Exposure]) -> dict[str, np.ndarray]:
+    """What record's camera reads on average, without photon or read noise and undigitised (colour -> float64 H x W,
+    ADU): gain x the expected photons + offset, the same exposure as the recorded stain's."""
+    expected = {colour: (blur(e.light, e.psf_sigma) + e.background) * e.photons for colour, e in exposures.items()}
+    return {colour: expected[colour].astype(np.float64) * e.gain + e.offset for colour, e in exposures.items()}
+
+
 def record_lr(exposures: dict[str, Exposure], scale: int, psf_sigma: float, dose: float,
               rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The same specimen's LR acquisition (colour -> uint16 H/scale x W/scale, ADU): each stain's light through the
