@@ -21,7 +21,7 @@ test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -q
 
 bench: $(STAMP)   # prints figures; the upscale benchmark reads the default generator size from params.yaml
-	for script in realism data_pipeline training upscale memory; do \
+	for script in realism data_pipeline training upscale memory streaming hr_noise; do \
 		PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/$$script.py || exit 1; done
 
 robustness: $(STAMP)   # the default training over seeds, precisions and thread counts (about 90 minutes on 2 cores)
