@@ -138,7 +138,7 @@ class Training(Section):
     grad_clip: float = Field(0.0, ge=0)               # max global gradient norm per step (0: no clipping)
     rollback: Rollback = Rollback()
     workers: int = Field(0, ge=0)                     # DataLoader processes reading the training images (0: none)
-    crops_per_field: int = Field(1, ge=1)             # crops from each field read (tiles mode; divides batch_size)
+    crops_per_field: int = Field(1, ge=1)             # crops per image read, where crops are drawn; divides batch_size
 
     @field_validator("crops_per_field")
     @classmethod

@@ -127,6 +127,21 @@ def test_tiles_mode_caps_held_out_tiles_and_cuts_the_independent_lr_acquisition(
     assert not (tmp_path / "p2").exists()
 
 
+def test_tiles_mode_cuts_fields_to_whole_lr_pixels_and_skips_fields_smaller_than_a_tile(tmp_path):
+    merged, images = merged_folder(tmp_path, n=4, shape=(66, 70), masks=False)   # 66 x 70: not multiples of 4
+    write_png(merged / "F03.png", images["F03"][:20, :20])                       # smaller than a 32 px tile
+    params = parse_section("prepare", {"mode": "tiles", "hr_size": 32, "tile_min_foreground": 0.0,
+                                       "split": {"val": 0.25, "test": 0.25}})
+    prepare(params, 0, merged, tmp_path / "processed")
+    index = read_index(tmp_path / "processed" / "index.csv")
+    assert "F03" not in {r["fov"] for r in index}
+    for r in (r for r in index if r["split"] == "train"):
+        hr = read_png_rgb(tmp_path / "processed" / "train" / "hr" / f"{r['id']}.png")
+        lr = read_png_rgb(tmp_path / "processed" / "train" / "lr" / f"{r['id']}.png")
+        np.testing.assert_array_equal(hr, images[r["id"]][:64, :68])               # a whole number of LR pixels
+        np.testing.assert_array_equal(lr, cv2.resize(hr, (17, 16), interpolation=cv2.INTER_CUBIC))
+
+
 def test_split_is_seeded_disjoint_and_stratified():
     rng = np.random.default_rng(0)
     labels = {f"f{i}": tuple(sorted({int(rng.integers(0, 4)), 12 if i < 10 else 5})) for i in range(100)}

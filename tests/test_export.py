@@ -227,4 +227,5 @@ def test_the_documentation_says_whole_shrunk_fields_or_native_crops(tmp_path):
     assert training_domain(tmp_path) == "1 training images, whole fields shrunk to 80 x 64 px (HR)."
     (tmp_path / "domain.json").write_text('{"mode": "tiles", "hr_size": 32, "scale": 4}')
     assert training_domain(tmp_path) == ("1 training fields at native resolution (80 x 64 px HR), trained on random "
-                                         "32 x 32 px crops of them.")
+                                         "crops of them (32 x 32 px, the tile size, unless the trainer set another "
+                                         "crop).")

@@ -87,13 +87,39 @@ def test_tiles_mode_trains_on_tile_sized_crops_and_vgg_reads_no_lr(tmp_path):
     assert cropped(0)[1].shape[-1] == 2 and cropped.hr_size == 8       # an explicit crop wins
 
 
-def test_a_field_smaller_than_the_crop_or_a_size_mismatch_is_one_line(tmp_path):
-    files = PairFiles(make_fields(tmp_path, size=16), "train", lr_size=8)
-    with pytest.raises(UserError, match=r"f0.png: 16x16 px is smaller than the training crop \(32 px\)"):
-        files[(0, 0, 0, 0)]
-    whole = PairFiles(tmp_path, "train")
-    with pytest.raises(UserError, match="f1.png: size .* differs from the other images"):
-        whole[(1, 0, 0, 0)]
+def test_bad_training_files_fail_before_training_in_one_line(tmp_path):
+    make_fields(tmp_path, size=16)
+    with pytest.raises(UserError, match=r"f0.png: 16x16 px is smaller than the training crop \(32 px"):
+        PairFiles(tmp_path, "train", lr_size=8)
+    with pytest.raises(UserError, match="f1.png: size 24x16 differs from the other images 16x16"):
+        PairFiles(tmp_path, "train")                                     # whole images are batched: one size
+    write_png(tmp_path / "train" / "lr" / "f2.png", np.zeros((3, 5, 3), np.uint8))
+    with pytest.raises(UserError, match=r"lr/f2.png: size 5x3 is not its HR 32x16 / an integer scale"):
+        PairFiles(tmp_path, "train", lr_size=2)
+
+
+def test_an_error_in_a_worker_comes_back_as_one_line(tmp_path):
+    files = PairFiles(make_fields(tmp_path), "train", lr_size=4)
+    (tmp_path / "train" / "hr" / "f3.png").write_bytes(b"not a png any more")   # broken after the start
+    batches = Batches(files, 6, 0, 0, 1, workers=1, iterations=1)           # one batch: every field
+    with pytest.raises(UserError) as caught:
+        batches(0)
+    assert "f3.png" in str(caught.value) and len(str(caught.value).splitlines()) == 1, str(caught.value)
+
+
+def test_checkpoints_follow_the_degradation_but_not_the_number_of_workers(tmp_path):
+    from msrgan.train.checkpoint import run_hash
+    from msrgan.train.dataset import fingerprint
+
+    processed = make_fields(tmp_path)
+    (processed / "domain.json").write_text('{"degradation": "microscope", "microscope": {"photons": 200}}')
+    before = fingerprint(processed)
+    (processed / "domain.json").write_text('{"degradation": "microscope", "microscope": {"photons": 100}}')
+    assert fingerprint(processed) != before                              # new LR fields, the same index.csv
+    one, two = (parse_section("train_srresnet", {"workers": n}) for n in (0, 2))
+    assert run_hash("msrgan.train.srresnet", params=one) == run_hash("msrgan.train.srresnet", params=two)
+    assert run_hash("msrgan.train.srresnet", params=one) != run_hash(
+        "msrgan.train.srresnet", params=parse_section("train_srresnet", {"crops_per_field": 2}))
 
 
 def test_starting_the_loader_leaves_the_global_rng_alone(tmp_path):

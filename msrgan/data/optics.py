@@ -45,7 +45,8 @@ def psf_radius(sigma: float) -> int:
 
 def gaussian_psf(sigma: float, radius: int | None = None) -> np.ndarray:
     """A (2r+1) x (2r+1) float64 Gaussian PSF of standard deviation `sigma` pixels, sampled at pixel centres and
-    normalised to integrate to 1 (r = psf_radius(sigma) by default; sigma 0: the 1 x 1 identity)."""
+    normalised to integrate to 1 (r = psf_radius(sigma) by default; sigma 0: the 1 x 1 identity). blur applies the
+    same kernel through OpenCV; this explicit one is what the tests check it against."""
     if sigma == 0:
         return np.ones((1, 1))
     radius = psf_radius(sigma) if radius is None else radius

@@ -34,7 +34,7 @@ from msrgan.data.degrade import downscale
 from msrgan.data.foreground import foreground_mask
 from msrgan.data.merge import NORMALISATION, PIXEL_SIZE, parse_pixel_size
 from msrgan.data.optics import Acquisition, acquire
-from msrgan.data.raw import read_csv_rows
+from msrgan.data.raw import LR, read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
 from msrgan.data.threads import thread_map
 from msrgan.errors import fail
@@ -45,7 +45,6 @@ from msrgan.tiffmeta import common_pixel_size
 INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
 INDEX_COLUMNS = ["id", "split", "labels", "fov", "nuclei_mask", "cell_mask"]
 ACQUIRED = "lr_acquired"          # test/<ACQUIRED>/<id>.png: tiles of an independent LR acquisition
-ACQUIRED_MERGED = "lr"            # merge's <id>.png of a field's LR acquisition, where the source has one
 DOMAIN = "domain.json"   # the prepare params that define the pairs: mode, sizes, degradation
 
 
@@ -157,6 +156,10 @@ def degrade(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.nda
 
 def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: Path, seed: int) -> list[dict]:
     image = read_png_rgb(merged / f"{fov.id}.png")
+    if params.mode == "tiles":   # a whole number of LR pixels, so LR pixel (i, j) is HR pixels s*i.., s*j..
+        image = image[:image.shape[0] // params.scale * params.scale, :image.shape[1] // params.scale * params.scale]
+        if min(image.shape[:2]) < params.hr_size:
+            return []   # no tile fits: as in the held-out splits, the field gives nothing
     if params.mode == "tiles" and split == "train":
         return [train_field(fov, image, params, merged, out, seed)]
     masks = [read_image(merged / "masks" / f"{fov.id}_{kind}.png") for kind in ("nuclei", "cells")] if fov.masks else []
@@ -189,8 +192,12 @@ def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: 
 
 def train_field(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Path, out: Path, seed: int) -> dict:
     """Tiles mode's training pair: the whole field and its LR acquisition (training draws tile-sized crops from
-    them, so no tile files). The HR is merge's file, copied byte for byte: DVC caches the two as one."""
-    shutil.copyfile(merged / f"{fov.id}.png", out / "train" / "hr" / f"{fov.id}.png")
+    them, so no tile files). The HR is merge's file, copied byte for byte (DVC caches the two as one), unless the
+    field was cut to a whole number of LR pixels."""
+    if image.shape[:2] == image_size(merged / f"{fov.id}.png"):
+        shutil.copyfile(merged / f"{fov.id}.png", out / "train" / "hr" / f"{fov.id}.png")
+    else:
+        write_png(out / "train" / "hr" / f"{fov.id}.png", image)
     write_png(out / "train" / "lr" / f"{fov.id}.png", degrade(image, params, seed, fov.id))
     return {"id": fov.id, "split": "train", "labels": format_labels(fov.labels), "fov": fov.id,
             "nuclei_mask": "", "cell_mask": ""}
@@ -199,7 +206,7 @@ def train_field(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Path
 def read_acquired(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Path) -> np.ndarray | None:
     """The field's independent LR acquisition (merge's lr/<id>.png, from a simulator that renders one), or None;
     one at another scale than prepare.scale is a UserError."""
-    path = merged / ACQUIRED_MERGED / f"{fov.id}.png"
+    path = merged / LR / f"{fov.id}.png"   # merge's, where the source has one
     if not path.is_file():
         return None
     acquired = read_png_rgb(path)

@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
+from msrgan.data.degrade import lr_scale
 from msrgan.errors import fail
 from msrgan.evaluation.metrics import (METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics,
                                        psnr, ssim)
@@ -52,6 +53,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
             for item, lr, hr in zip(chunk, lrs, hrs):
                 if test_scale(item, lr, hr) != scale:
                     fail(f"{item.lr}: test images have mixed scales ({scale} and {hr.shape[0] // lr.shape[0]})")
+            acquired_pairs = read_acquisitions(chunk, hrs, scale)
             frc_shape = frc_shape or hrs[0].shape[:2]
             n_same += sum(hr.shape[:2] == frc_shape for hr in hrs)
             for order, (method, upscale) in enumerate(methods.items()):
@@ -67,8 +69,10 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
                         curve = np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0)
                         frc_sums[method] = frc_sums.get(method, 0) + curve
                     bar.update(1)
-                acquired += [{"method": method, "psnr": psnr(hr, sr), "ssim": ssim(hr, sr)}
-                             for hr, sr in independent_acquisitions(chunk, hrs, upscale, scale)]
+                if acquired_pairs:   # the same tiles from their independent LR acquisitions
+                    srs = upscale([lr for _, lr in acquired_pairs])
+                    acquired += [{"method": method, "psnr": psnr(hr, sr), "ssim": ssim(hr, sr)}
+                                 for (hr, _), sr in zip(acquired_pairs, srs)]
     bar.close()
     table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *METRICS])
 
@@ -80,8 +84,8 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
         scores = pd.DataFrame(acquired)
         for method in methods:
             mine = scores[scores["method"] == method]
-            summary[method]["acquired"] = {"psnr": float(mine["psnr"].mean()), "ssim": float(mine["ssim"].mean()),
-                                           "n": len(mine)}
+            summary[method]["acquired"] = {"psnr": finite_or_none(mine["psnr"].replace(np.inf, np.nan).mean()),
+                                           "ssim": finite_or_none(mine["ssim"].mean()), "n": len(mine)}
     tests = compare(table, {k: METRICS[k][2] for k in METRICS}, COMPARISONS, seed=seed, n_boot=params.bootstrap,
                     alpha=params.alpha)
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -104,20 +108,23 @@ def test_scale(item, lr: np.ndarray | None = None, hr: np.ndarray | None = None)
     """The HR/LR ratio of a test image (read from its files unless given); not an integer: a UserError."""
     lr = read_png_rgb(item.lr) if lr is None else lr
     hr = read_png_rgb(item.hr) if hr is None else hr
-    if hr.shape[0] % lr.shape[0] or hr.shape[0] // lr.shape[0] != hr.shape[1] // lr.shape[1]:
+    scale = lr_scale(hr.shape, lr.shape)
+    if scale is None:
         fail(f"{item.lr}: LR {lr.shape[1]}x{lr.shape[0]} is not an integer downscale of HR "
              f"{hr.shape[1]}x{hr.shape[0]}")
-    return hr.shape[0] // lr.shape[0]
+    return scale
 
 
-def independent_acquisitions(chunk, hrs: list[np.ndarray], upscale, scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(HR, SR of the independent LR acquisition) for the chunk's images that have one."""
-    pairs = [(item, hr) for item, hr in zip(chunk, hrs) if item.lr_acquired is not None]
-    lrs = [read_png_rgb(item.lr_acquired) for item, _ in pairs]
-    for (item, hr), lr in zip(pairs, lrs):
-        if (lr.shape[0] * scale, lr.shape[1] * scale) != hr.shape[:2]:
-            fail(f"{item.lr_acquired}: LR acquisition {lr.shape[1]}x{lr.shape[0]} is not its HR tile / {scale}")
-    return list(zip([hr for _, hr in pairs], upscale(lrs))) if pairs else []
+def read_acquisitions(chunk, hrs: list[np.ndarray], scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(HR, independent LR acquisition) of the chunk's images that have one; UserError naming a misfit file."""
+    pairs = []
+    for item, hr in zip(chunk, hrs):
+        if item.lr_acquired is not None:
+            lr = read_png_rgb(item.lr_acquired)
+            if lr_scale(hr.shape, lr.shape) != scale:
+                fail(f"{item.lr_acquired}: LR acquisition {lr.shape[1]}x{lr.shape[0]} is not its HR tile / {scale}")
+            pairs.append((hr, lr))
+    return pairs
 
 
 def _same_shape(images: list[np.ndarray]) -> bool:

@@ -29,7 +29,8 @@ def training_domain(processed: str | os.PathLike) -> str:
     domain = json.loads(domain.read_text()) if domain.is_file() else {}
     if domain.get("mode") == "tiles":
         return (f"{len(train)} training fields at native resolution ({width} x {height} px HR), trained on random "
-                f"{domain['hr_size']} x {domain['hr_size']} px crops of them.")
+                f"crops of them ({domain['hr_size']} x {domain['hr_size']} px, the tile size, unless the trainer set "
+                f"another crop).")
     return f"{len(train)} training images, whole fields shrunk to {width} x {height} px (HR)."
 
 

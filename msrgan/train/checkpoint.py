@@ -30,9 +30,10 @@ def code_fingerprint(module: str) -> str:
 
 
 def run_hash(trainer: str, **parts) -> str:
-    """A short stable hash of JSON-able parts (pydantic models are dumped first) and of the code of `trainer`."""
+    """A short stable hash of JSON-able parts (pydantic models are dumped first, without `workers`: how many
+    processes read the data does not change a batch, so it must not void a checkpoint) and of the code of `trainer`."""
     def plain(v):
-        return v.model_dump(mode="json") if hasattr(v, "model_dump") else v
+        return v.model_dump(mode="json", exclude={"workers"}) if hasattr(v, "model_dump") else v
     parts = {**parts, "code": code_fingerprint(trainer)}
     text = json.dumps({k: plain(v) for k, v in parts.items()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -23,9 +23,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from msrgan.classes import N_CLASSES, parse_labels
+from msrgan.data.degrade import lr_scale
 from msrgan.data.foreground import foreground_mask
-from msrgan.errors import fail
-from msrgan.imageio import read_png_rgb
+from msrgan.errors import UserError, fail
+from msrgan.imageio import image_size, read_png_rgb
 from msrgan.params import Training
 
 CROP_TRIES = 10         # random crops drawn before one with too little foreground is taken anyway
@@ -73,7 +74,7 @@ def read_pair(processed: Path, split: str, sample: str, with_lr: bool = True) ->
     if not with_lr:
         return hr, None
     lr = read_png_rgb(processed / split / "lr" / f"{sample}.png")
-    if hr.shape[0] % lr.shape[0] or hr.shape[0] // lr.shape[0] != hr.shape[1] // lr.shape[1]:
+    if lr_scale(hr.shape, lr.shape) is None:
         fail(f"{processed / split / 'lr' / sample}.png: size {lr.shape[:2]} is not HR {hr.shape[:2]} / scale")
     return hr, lr
 
@@ -113,10 +114,32 @@ class PairFiles(Dataset):
         self.lr_size, self.min_foreground, self.seed = lr_size, min_foreground, seed % 2**32
         self.crops = crops if lr_size else 1
         self.ids, self.labels = split_rows(processed, split)
-        hr, lr = read_pair(self.processed, split, self.ids[0])
-        self.scale = hr.shape[0] // lr.shape[0]
-        self.first = hr.shape
-        self.hr_size = lr_size * self.scale if lr_size else hr.shape[0]   # the side of the HR images it gives
+        self.sizes: list[tuple[tuple[int, int], int]] = []
+        for sample in self.ids:   # headers only: a bad file fails now, not hours into training
+            self.sizes.append(self._check_sizes(sample))
+        (height, width), self.scale = self.sizes[0]
+        self.hr_size = lr_size * self.scale if lr_size else height   # the side of the HR images it gives
+
+    def _check_sizes(self, sample: str) -> tuple[tuple[int, int], int]:
+        """((height, width), scale) of a pair from its files' headers; UserError naming the file when its LR is not
+        its HR / an integer scale, or it does not fit the other pairs (another scale; whole pairs: another size;
+        crops: smaller than one)."""
+        hr_path, lr_path = (self.processed / self.split / kind / f"{sample}.png" for kind in ("hr", "lr"))
+        hr, lr = image_size(hr_path), image_size(lr_path)
+        scale = lr_scale(hr, lr)
+        if scale is None:
+            fail(f"{lr_path}: size {lr[1]}x{lr[0]} is not its HR {hr[1]}x{hr[0]} / an integer scale")
+        if self.sizes:
+            first, first_scale = self.sizes[0]
+            if scale != first_scale:
+                fail(f"{lr_path}: HR/LR scale {scale}, the other pairs' {first_scale}")
+            if not self.lr_size and hr != first:
+                fail(f"{hr_path}: size {hr[1]}x{hr[0]} differs from the other images {first[1]}x{first[0]} (whole "
+                     f"images are batched; crop them with a crop size)")
+        if self.lr_size and min(hr[0] // scale, hr[1] // scale) < self.lr_size:
+            fail(f"{hr_path}: {hr[1]}x{hr[0]} px is smaller than the training crop ({self.lr_size * scale} px: "
+                 f"the trainer's crop, or prepare.hr_size in tiles mode)")
+        return hr, scale
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -125,16 +148,12 @@ class PairFiles(Dataset):
         index, iteration, rank, slot = key
         sample = self.ids[index]
         hr, lr = read_pair(self.processed, self.split, sample, self.with_lr)
-        where = self.processed / self.split / "hr" / f"{sample}.png"
+        if hr.shape[:2] != self.sizes[index][0]:   # the file changed since the start
+            fail(f"{self.processed / self.split / 'hr' / sample}.png: changed during training")
         if not self.lr_size:
-            if hr.shape != self.first:
-                fail(f"{where}: size {hr.shape[:2]} differs from the other images {self.first[:2]} (whole images "
-                     f"are batched; crop them with a crop size)")
             return _chw(hr)[None], (_chw(lr)[None] if lr is not None else None), self.labels[index][None]
         size, s = self.lr_size, self.scale
         h, w = hr.shape[0] // s, hr.shape[1] // s
-        if min(h, w) < size:
-            fail(f"{where}: {hr.shape[1]}x{hr.shape[0]} px is smaller than the training crop ({size * s} px)")
         rng = np.random.default_rng([self.seed, iteration, rank, slot])
         signal = foreground_mask(hr) if self.min_foreground > 0 else None
         hr_crops, lr_crops = [], []
@@ -202,9 +221,16 @@ class Batches:
             # the dropout of the iteration the loader starts at
             self._iter = iter(DataLoader(self.files, batch_sampler=sampler, num_workers=self.workers,
                                          collate_fn=stack_items, generator=torch.Generator(), **pool))
-        batch = next(self._iter)
+        try:
+            batch = next(self._iter)
+        except UserError as exc:   # raised in a worker, it comes back with the worker's traceback: keep one line
+            fail(str(exc).strip().splitlines()[-1].removeprefix("msrgan.errors.UserError: "))
         self._next = iteration + 1
         return batch
+
+    def close(self) -> None:
+        """Stop the workers and drop their prefetched batches."""
+        self._iter, self._next = None, None
 
 
 def training_split(processed: str | Path, params: Training, seed: int, rank: int = 0, world: int = 1,
@@ -230,8 +256,13 @@ def training_data_meta(processed: str | Path) -> dict:
 
 
 def fingerprint(processed: str | Path) -> str:
-    """A hash of index.csv: a checkpoint from other data must not be resumed."""
-    return hashlib.sha256((Path(processed) / "index.csv").read_bytes()).hexdigest()[:16]
+    """A hash of index.csv and of how the pairs were made (domain.json: the degradation; normalisation.json): a
+    checkpoint from other data must not be resumed, and in tiles mode new LR fields keep index.csv as it was."""
+    digest = hashlib.sha256()
+    for name in ("index.csv", "domain.json", "normalisation.json"):
+        path = Path(processed) / name
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()[:16]
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:

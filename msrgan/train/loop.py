@@ -53,8 +53,11 @@ def training_session(stage: str, params, seed: int, processed,
     with distributed(wants_cuda(params.device)) as world:
         rt = pick_runtime(params.device, params.precision, params.channels_last, world.local_rank, f"{stage}.device")
         seed_everything(seed, rt)
-        yield (world, rt, training_split(processed, params, seed, world.rank, world.size, with_lr),
-               load_split(processed, "val"))
+        train = training_split(processed, params, seed, world.rank, world.size, with_lr)
+        try:
+            yield world, rt, train, load_split(processed, "val")
+        finally:
+            train.close()
 
 
 def lr_lambda(params) -> Callable[[int], float]:
