@@ -1,13 +1,15 @@
 """Peak memory of `python -m msrgan upscale` against field size: 16-bit single-channel TIFF fields of growing side,
-each upscaled 4x by a fresh process whose peak resident set size (ru_maxrss) is printed with the time and whether the
-output was streamed (computed in strips, written as a tiled TIFF) or held whole.
+each upscaled 4x by a fresh process whose peak resident set size is printed with the time and whether the output was
+streamed (computed in strips, written as a tiled TIFF) or held whole.
 
     python benchmarks/memory.py [--sides 1024 2048 4096 8192] [--model data/models/generator.pt] [--keep DIR]
 
 The generator is the pipeline's default size (train_srresnet blocks/channels/norm/upsample from params.yaml) with
 random weights unless --model names a trained one: memory and time do not depend on the weights. Target (issue 10):
 an 8192x8192 field under 1.5 GB. The input is compressed (zlib), so it is decoded into a memory-mapped temporary
-file rather than read whole; the peak includes the Python, torch and OpenCV runtime (about 0.3 GB).
+file rather than read whole; the peak includes the Python, torch and OpenCV runtime (about 0.3 GB). The peak is the
+child's own VmHWM, not ru_maxrss: Linux carries the parent's peak into a child started by (v)fork + exec, and this
+parent holds torch and the field.
 """
 from __future__ import annotations
 
@@ -29,10 +31,11 @@ from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.generatorfile import save_generator
 
 CHILD = """
-import json, resource, sys
+import json, sys
 from msrgan.cli import main
 status = main(["upscale", *sys.argv[1:], "--quiet"])
-print(json.dumps({"status": status, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])   # kB
+print(json.dumps({"status": status, "peak_mb": peak / 1024}))
 """
 
 
@@ -77,7 +80,10 @@ def main() -> None:
             seconds = time.perf_counter() - start
             if run.returncode != 0 or not run.stdout.strip():
                 raise SystemExit(f"{side}: upscale failed: {(run.stderr or run.stdout).strip()[-300:]}")
-            peak = json.loads(run.stdout.strip().splitlines()[-1])["peak_mb"]
+            result = json.loads(run.stdout.strip().splitlines()[-1])
+            if result["status"] != 0:
+                raise SystemExit(f"{side}: upscale failed: {run.stderr.strip()[-300:]}")
+            peak = result["peak_mb"]
             with tifffile.TiffFile(work / "out" / src.name) as tif:
                 layout = "tiled (streamed)" if tif.pages[0].is_tiled else "whole"
             print(f"{side:>5}x{side:<5}{side * side * 2 / 2**20:>10.0f}{16 * side * side * 2 / 2**20:>11.0f}"

@@ -71,8 +71,10 @@ def tiff_info(tif: tifffile.TiffFile) -> TiffInfo:
     has_resolution = "XResolution" in page.tags and "YResolution" in page.tags
     resolution = tuple(float(r) for r in page.get_resolution()) if has_resolution else None
     unit = page.resolutionunit
-    if resolution == (1.0, 1.0) and unit == tifffile.RESUNIT.NONE:
-        resolution = None  # tifffile's placeholder, not a pixel size
+    imagej = {k: v for k, v in (tif.imagej_metadata or {}).items() if k not in IMAGEJ_STRUCTURE}
+    calibrated = flavour == "imagej" and str(imagej.get("unit", "")).strip().lower() not in ("", "pixel", "pixels")
+    if resolution == (1.0, 1.0) and unit == tifffile.RESUNIT.NONE and not calibrated:
+        resolution = None  # tifffile's placeholder, not a pixel size (ImageJ writes 1 unit/px with unit NONE too)
     return TiffInfo(
         flavour=flavour,
         photometric=page.photometric,
@@ -81,7 +83,7 @@ def tiff_info(tif: tifffile.TiffFile) -> TiffInfo:
         resolution=resolution,
         resolutionunit=unit,
         description=page.description or None if flavour == "plain" else None,
-        imagej={k: v for k, v in (tif.imagej_metadata or {}).items() if k not in IMAGEJ_STRUCTURE},
+        imagej=imagej,
         ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
         extrasamples=tuple(int(v) for v in page.extrasamples),
     )

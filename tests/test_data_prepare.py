@@ -135,6 +135,8 @@ def test_tiles_mode_cuts_fields_to_whole_lr_pixels_and_skips_fields_smaller_than
     prepare(params, 0, merged, tmp_path / "processed")
     index = read_index(tmp_path / "processed" / "index.csv")
     assert "F03" not in {r["fov"] for r in index}
+    with pytest.raises(UserError, match=r"prepare.hr_size: 128 px tiles do not fit in any field \(the largest is 66 px"):
+        prepare(params.model_copy(update={"hr_size": 128}), 0, merged, tmp_path / "p2")
     for r in (r for r in index if r["split"] == "train"):
         hr = read_png_rgb(tmp_path / "processed" / "train" / "hr" / f"{r['id']}.png")
         lr = read_png_rgb(tmp_path / "processed" / "train" / "lr" / f"{r['id']}.png")

@@ -30,6 +30,8 @@ TINY = np.zeros((8, 8), np.uint16)
     ({"imagej": True, "resolution": (5, 5), "metadata": {"unit": "\\u00B5m"}}, (0.2, 0.2)),          # ImageJ's µ
     ({"imagej": True, "resolution": (0.01, 0.01), "metadata": {"unit": "nm"}}, (0.1, 0.1)),
     ({"imagej": True, "resolution": (5, 5), "metadata": {"unit": "pixel"}}, None),                   # uncalibrated
+    ({"imagej": True, "resolution": (1, 1), "metadata": {"unit": "um"}}, (1.0, 1.0)),   # 1 unit/px is a calibration
+    ({"imagej": True}, None),                                                           # ImageJ's 1 pixel/px default
     ({"resolution": (25400 / 0.5, 25400 / 0.5), "resolutionunit": "INCH"}, (0.5, 0.5)),
     ({"resolution": (10000 / 0.65, 10000 / 0.65), "resolutionunit": "CENTIMETER"}, (0.65, 0.65)),
     ({"resolution": (5, 5), "resolutionunit": "NONE"}, None),

@@ -89,7 +89,7 @@ def test_tiles_mode_trains_on_tile_sized_crops_and_vgg_reads_no_lr(tmp_path):
 
 def test_bad_training_files_fail_before_training_in_one_line(tmp_path):
     make_fields(tmp_path, size=16)
-    with pytest.raises(UserError, match=r"f0.png: 16x16 px is smaller than the training crop \(32 px"):
+    with pytest.raises(UserError, match=r"f0.png: 16x16 px is smaller than the training crop \(8 LR px, 32 HR px"):
         PairFiles(tmp_path, "train", lr_size=8)
     with pytest.raises(UserError, match="f1.png: size 24x16 differs from the other images 16x16"):
         PairFiles(tmp_path, "train")                                     # whole images are batched: one size

@@ -96,6 +96,10 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
         counts = {name: sum(r["split"] == name for r in rows) for name in SPLITS}
         for name in SPLITS:
             wanted = (name == "train") or getattr(params.split, name) > 0
+            if wanted and not counts[name] and params.mode == "tiles" and all(
+                    min(image_size(merged / f"{f.id}.png")) < params.hr_size for f in fovs):
+                fail(f"params.yaml: prepare.hr_size: {params.hr_size} px tiles do not fit in any field "
+                     f"(the largest is {max(min(image_size(merged / f'{f.id}.png')) for f in fovs)} px)")
             if wanted and not counts[name]:
                 fail(f"params.yaml: prepare.tile_min_foreground: no {name} tile has {params.tile_min_foreground:g} "
                      f"foreground; lower it")

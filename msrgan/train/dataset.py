@@ -137,8 +137,9 @@ class PairFiles(Dataset):
                 fail(f"{hr_path}: size {hr[1]}x{hr[0]} differs from the other images {first[1]}x{first[0]} (whole "
                      f"images are batched; crop them with a crop size)")
         if self.lr_size and min(hr[0] // scale, hr[1] // scale) < self.lr_size:
-            fail(f"{hr_path}: {hr[1]}x{hr[0]} px is smaller than the training crop ({self.lr_size * scale} px: "
-                 f"the trainer's crop, or prepare.hr_size in tiles mode)")
+            fail(f"{hr_path}: {hr[1]}x{hr[0]} px is smaller than the training crop "
+                 f"({self.lr_size} LR px, {self.lr_size * scale} HR px: the trainer's crop in LR px, or in tiles mode "
+                 f"prepare.hr_size)")
         return hr, scale
 
     def __len__(self) -> int:
