@@ -161,11 +161,12 @@ def degrade(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.nda
 def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: Path, seed: int) -> list[dict]:
     image = read_png_rgb(merged / f"{fov.id}.png")
     if params.mode == "tiles":   # a whole number of LR pixels, so LR pixel (i, j) is HR pixels s*i.., s*j..
+        whole = image
         image = image[:image.shape[0] // params.scale * params.scale, :image.shape[1] // params.scale * params.scale]
         if min(image.shape[:2]) < params.hr_size:
             return []   # no tile fits: as in the held-out splits, the field gives nothing
-    if params.mode == "tiles" and split == "train":
-        return [train_field(fov, image, params, merged, out, seed)]
+        if split == "train":
+            return [train_field(fov, image, image.shape == whole.shape, params, merged, out, seed)]
     masks = [read_image(merged / "masks" / f"{fov.id}_{kind}.png") for kind in ("nuclei", "cells")] if fov.masks else []
     acquired = None
     if params.mode == "resize":
@@ -194,11 +195,12 @@ def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: 
     return rows
 
 
-def train_field(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Path, out: Path, seed: int) -> dict:
+def train_field(fov: MergedFov, image: np.ndarray, uncut: bool, params: Prepare, merged: Path, out: Path,
+                seed: int) -> dict:
     """Tiles mode's training pair: the whole field and its LR acquisition (training draws tile-sized crops from
     them, so no tile files). The HR is merge's file, copied byte for byte (DVC caches the two as one), unless the
-    field was cut to a whole number of LR pixels."""
-    if image.shape[:2] == image_size(merged / f"{fov.id}.png"):
+    field was cut to a whole number of LR pixels (`uncut` False)."""
+    if uncut:
         shutil.copyfile(merged / f"{fov.id}.png", out / "train" / "hr" / f"{fov.id}.png")
     else:
         write_png(out / "train" / "hr" / f"{fov.id}.png", image)
