@@ -26,7 +26,7 @@ from msrgan.models.discriminator import Discriminator, DiscriminatorConfig
 from msrgan.models.generator import Generator
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
 from msrgan.params import section
-from msrgan.train.device import pick_runtime
+from msrgan.runtime import pick_runtime
 from msrgan.train.srgan import GanParts, gan_step
 from msrgan.train.srresnet import generator_config, mse_update
 from msrgan.train.vgg import bce_update

@@ -1,5 +1,5 @@
-"""Where and how training runs: CUDA when present, else CPU; bf16 autocast where the hardware does it fast;
-channels_last memory layout for the convolutions."""
+"""Where and how a network runs, for training and inference alike: CUDA when present, else CPU; bf16 autocast where
+the hardware does it fast; channels_last memory layout for the convolutions."""
 from __future__ import annotations
 
 import contextlib

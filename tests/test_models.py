@@ -2,10 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from msrgan.gridpattern import grid_pattern
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, load_discriminator, save_discriminator
 from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
-from msrgan.evaluation.metrics import grid_pattern
 
 
 def test_generator_upscales_4x_and_starts_as_bicubic():

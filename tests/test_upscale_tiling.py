@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from msrgan.models.generator import Generator, GeneratorConfig
-from msrgan.train.device import Runtime
+from msrgan.runtime import Runtime
 from msrgan.upscale.channels import mixing, parse_channels, plan_passes
 from msrgan.upscale.inference import fold_batchnorm, predictor
 from msrgan.upscale.intensity import from_unit, intensity_window, to_unit

@@ -18,9 +18,9 @@ from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
 from msrgan.models.minivgg import load_minivgg
+from msrgan.runtime import pick_runtime
 from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
 from msrgan.train.dataset import training_data_meta
-from msrgan.train.device import pick_runtime
 
 GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
 

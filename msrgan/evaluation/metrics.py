@@ -13,6 +13,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.data.optics import redownscale  # how an LR image is made, by the recorded degradation
+from msrgan.gridpattern import grid_pattern
 
 CHANNELS = ("r", "g", "b")
 FRC_THRESHOLD = 1 / 7
@@ -138,36 +139,7 @@ def lr_consistency(sr: np.ndarray, lr: np.ndarray, domain: dict | None = None) -
     return psnr(lr, redownscale(sr, scale, domain))
 
 
-# ---------------------------------------------------------------- grid pattern (sub-pixel checkerboard)
-
-def grid_pattern(image: np.ndarray, scale: int) -> np.ndarray:
-    """RMS, per channel, of the part of an image that repeats every `scale` pixels in y and x: the mean of each of
-    the scale x scale sub-pixel phases (pixels with the same y mod scale and x mod scale) minus the image's mean. By
-    Parseval this is the image's energy at the upsampling grid's frequencies (DFT bins at multiples of N / scale, DC
-    excluded). An interpolating upscaler such as bicubic leaves it near zero (its kernel reproduces constants, so it
-    has zeros there); a sub-pixel checkerboard is exactly such a component.
-
-    image: H x W or H x W x C, any real dtype (rows and columns past a multiple of `scale` are ignored).
-    Returns a float64 array of C values in the image's units (8-bit levels for uint8 input)."""
-    if image.shape[0] < scale or image.shape[1] < scale:
-        raise ValueError(f"image of {image.shape[:2]} pixels is smaller than one {scale}x{scale} grid cell")
-    sums, cells = phase_sums(image, scale)
-    return periodic_rms(sums / cells)
-
-
-def phase_sums(image: np.ndarray, scale: int) -> tuple[np.ndarray, int]:
-    """(scale x scale x C float64 sums of each sub-pixel phase, grid cells summed) of an H x W[ x C] image; sums of
-    strips of one image (heights multiples of `scale`) add up to the whole image's."""
-    height, width = image.shape[0] // scale * scale, image.shape[1] // scale * scale
-    blocks = image[:height, :width].reshape(height // scale, scale, width // scale, scale, -1)
-    return blocks.sum(axis=(0, 2), dtype=np.float64), (height // scale) * (width // scale)
-
-
-def periodic_rms(phases: np.ndarray) -> np.ndarray:
-    """Per channel, the RMS of the scale x scale x C phase means about their mean: grid_pattern's figure."""
-    return np.sqrt(np.square(phases - phases.mean(axis=(0, 1))).mean(axis=(0, 1)))
-
-
+# ---------------------------------------------------------------- grid pattern on flat fields (msrgan.gridpattern)
 FLAT_LEVELS = ((32, 128, 217), (217, 32, 128), (128, 217, 32))   # 8-bit RGB: each channel at each level once
 
 

@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from msrgan.atomic import write_text
 from msrgan.errors import fail
+from msrgan.runtime import Runtime, pick_runtime, wants_cuda
 from msrgan.train.checkpoint import load_checkpoint, save_checkpoint
 from msrgan.train.dataset import Batches, Split, load_split, training_split
-from msrgan.train.device import Runtime, pick_runtime, wants_cuda
 from msrgan.train.distributed import World, distributed
 
 

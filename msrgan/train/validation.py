@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.data.degrade import upscale
+from msrgan.runtime import Runtime
 from msrgan.train.dataset import Split, to_float, to_uint8
-from msrgan.train.device import Runtime
 
 
 def mean_psnr_ssim(hr: np.ndarray, sr: np.ndarray) -> tuple[float, float]:

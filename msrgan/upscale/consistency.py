@@ -4,7 +4,7 @@ the microscope's blur and binning, optics.redownscale) and compare with the inpu
 units. Detail the network invented that the input does not support shows up here.
 
 A pattern that repeats with the upsampling grid (the sub-pixel checkerboard) averages to zero under the downscale and
-is invisible to that comparison; the grid pattern (msrgan.evaluation.metrics.grid_pattern, accumulated here over
+is invisible to that comparison; the grid pattern (msrgan.gridpattern.grid_pattern, accumulated here over
 strips) measures it directly."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from msrgan.data.optics import redownscale
-from msrgan.evaluation.metrics import periodic_rms, phase_sums
+from msrgan.gridpattern import periodic_rms, phase_sums
 
 
 @dataclass

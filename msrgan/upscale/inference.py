@@ -11,7 +11,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from msrgan.models.generator import Generator
 from msrgan.models.generatorfile import load_generator
-from msrgan.train.device import Runtime, pick_runtime
+from msrgan.runtime import Runtime, pick_runtime
 from msrgan.upscale.tiling import Predict
 
 
