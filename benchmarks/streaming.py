@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from msrgan.classes import format_labels  # noqa: E402
 from msrgan.data.merge import stain_to_uint8  # noqa: E402
-from msrgan.data.prepare import INDEX_COLUMNS, degrade, domain, foreground_tiles  # noqa: E402
+from msrgan.data.prepare import degrade, domain, foreground_tiles  # noqa: E402
+from msrgan.data.processed import INDEX_COLUMNS  # noqa: E402
 from msrgan.data.simulator import simulate_fov  # noqa: E402
 from msrgan.imageio import write_png  # noqa: E402
 from msrgan.params import Merge, Prepare  # noqa: E402

@@ -122,7 +122,7 @@ def test_tiles_mode_caps_held_out_tiles_and_cuts_the_independent_lr_acquisition(
     assert not (tmp_path / "processed" / "val" / "lr_acquired").exists()
     for fov in images:
         write_png(merged / "lr" / f"{fov}.png", np.zeros((10, 10, 3), np.uint8))
-    with pytest.raises(UserError, match=r"lr/F0\d\.png: LR acquisition of 10x10 px is not the field 96x64"):
+    with pytest.raises(UserError, match=r"lr/F0\d\.png: size 10x10 is not its HR 96x64 / 4"):
         prepare(params, 0, merged, tmp_path / "p2")
     assert not (tmp_path / "p2").exists()
 

@@ -94,7 +94,7 @@ def test_bad_training_files_fail_before_training_in_one_line(tmp_path):
     with pytest.raises(UserError, match="f1.png: size 24x16 differs from the other images 16x16"):
         PairFiles(tmp_path, "train")                                     # whole images are batched: one size
     write_png(tmp_path / "train" / "lr" / "f2.png", np.zeros((3, 5, 3), np.uint8))
-    with pytest.raises(UserError, match=r"lr/f2.png: size 5x3 is not its HR 32x16 / an integer scale"):
+    with pytest.raises(UserError, match=r"lr/f2.png: size 5x3 is not its HR 32x16 / 4"):
         PairFiles(tmp_path, "train", lr_size=2)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels
+from msrgan.data.processed import NORMALISATION   # merge writes it, prepare copies it into data/processed
 from msrgan.data.raw import LR, RGB, RawFov, scan_raw
 from msrgan.data.threads import thread_map
 from msrgan.errors import fail
@@ -30,7 +31,6 @@ from msrgan.imageio import image_pixel_size, read_image, write_png
 from msrgan.params import Merge
 from msrgan.tiffmeta import common_pixel_size
 
-NORMALISATION = "normalisation.json"
 PIXEL_SIZE = "pixel_size_um"   # index.csv's 4th column: 'x' (square pixels) or 'x;y' in µm, '' where unknown
 
 

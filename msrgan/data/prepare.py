@@ -32,8 +32,9 @@ from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels, parse_labels
 from msrgan.data.degrade import downscale
 from msrgan.data.foreground import foreground_mask
-from msrgan.data.merge import NORMALISATION, PIXEL_SIZE, parse_pixel_size
+from msrgan.data.merge import PIXEL_SIZE, parse_pixel_size
 from msrgan.data.optics import Acquisition, acquire
+from msrgan.data.processed import ACQUIRED, DOMAIN, INDEX, INDEX_COLUMNS, NORMALISATION, check_pair
 from msrgan.data.raw import LR, read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
 from msrgan.data.threads import thread_map
@@ -43,9 +44,6 @@ from msrgan.params import Prepare
 from msrgan.tiffmeta import common_pixel_size
 
 INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
-INDEX_COLUMNS = ["id", "split", "labels", "fov", "nuclei_mask", "cell_mask"]
-ACQUIRED = "lr_acquired"          # test/<ACQUIRED>/<id>.png: tiles of an independent LR acquisition
-DOMAIN = "domain.json"   # the prepare params that define the pairs: mode, sizes, degradation
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
             if wanted and not counts[name]:
                 fail(f"params.yaml: prepare.tile_min_foreground: no {name} tile has {params.tile_min_foreground:g} "
                      f"foreground; lower it")
-        with atomic_path(tmp / "index.csv") as index, open(index, "w", newline="") as f:
+        with atomic_path(tmp / INDEX) as index, open(index, "w", newline="") as f:
             writer = csv.DictWriter(f, INDEX_COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
@@ -216,9 +214,7 @@ def read_acquired(fov: MergedFov, image: np.ndarray, params: Prepare, merged: Pa
     if not path.is_file():
         return None
     acquired = read_png_rgb(path)
-    if acquired.shape[:2] != (image.shape[0] // params.scale, image.shape[1] // params.scale):
-        fail(f"{path}: LR acquisition of {acquired.shape[1]}x{acquired.shape[0]} px is not the field "
-             f"{image.shape[1]}x{image.shape[0]} / prepare.scale ({params.scale})")
+    check_pair(image.shape, acquired.shape, path, params.scale)
     return acquired
 
 

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
-from msrgan.data.degrade import lr_scale
+from msrgan.data.processed import check_pair, training_data_meta
 from msrgan.errors import fail
 from msrgan.evaluation.metrics import (METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics,
                                        psnr, ssim)
@@ -20,7 +20,6 @@ from msrgan.imageio import read_png_rgb, write_png
 from msrgan.models.minivgg import load_minivgg
 from msrgan.runtime import pick_runtime
 from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
-from msrgan.train.dataset import training_data_meta
 
 GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
 
@@ -108,11 +107,7 @@ def test_scale(item, lr: np.ndarray | None = None, hr: np.ndarray | None = None)
     """The HR/LR ratio of a test image (read from its files unless given); not an integer: a UserError."""
     lr = read_png_rgb(item.lr) if lr is None else lr
     hr = read_png_rgb(item.hr) if hr is None else hr
-    scale = lr_scale(hr.shape, lr.shape)
-    if scale is None:
-        fail(f"{item.lr}: LR {lr.shape[1]}x{lr.shape[0]} is not an integer downscale of HR "
-             f"{hr.shape[1]}x{hr.shape[0]}")
-    return scale
+    return check_pair(hr.shape, lr.shape, item.lr)
 
 
 def read_acquisitions(chunk, hrs: list[np.ndarray], scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -121,8 +116,7 @@ def read_acquisitions(chunk, hrs: list[np.ndarray], scale: int) -> list[tuple[np
     for item, hr in zip(chunk, hrs):
         if item.lr_acquired is not None:
             lr = read_png_rgb(item.lr_acquired)
-            if lr_scale(hr.shape, lr.shape) != scale:
-                fail(f"{item.lr_acquired}: LR acquisition {lr.shape[1]}x{lr.shape[0]} is not its HR tile / {scale}")
+            check_pair(hr.shape, lr.shape, item.lr_acquired, scale)
             pairs.append((hr, lr))
     return pairs
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from msrgan.data.processed import ACQUIRED, INDEX, image_path, read_index
 from msrgan.errors import fail
-from msrgan.train.dataset import read_index
 
 
 @dataclass(frozen=True)
@@ -21,20 +21,19 @@ class TestImage:
 def load_test_split(processed: str | Path) -> list[TestImage]:
     """Test rows of `processed`/index.csv, sorted by id, with every file checked to exist."""
     processed = Path(processed)
-    index = processed / "index.csv"
-    table = read_index(processed)
-    rows = table[table["split"] == "test"].sort_values("id")
-    if rows.empty:
+    index = processed / INDEX
+    rows = sorted(read_index(processed, "test"), key=lambda row: row["id"])
+    if not rows:
         fail(f"{index}: no rows with split 'test' (raise prepare.split.test or add images)")
     out = []
-    for row in rows.to_dict("records"):
+    for row in rows:
         def mask(column: str) -> Path | None:
-            rel = str(row.get(column, "") or "").strip()
+            rel = row.get(column, "").strip()
             return processed / rel if rel else None
-        item = TestImage(id=row["id"], hr=processed / "test" / "hr" / f"{row['id']}.png",
-                         lr=processed / "test" / "lr" / f"{row['id']}.png",
+        item = TestImage(id=row["id"], hr=image_path(processed, "test", "hr", row["id"]),
+                         lr=image_path(processed, "test", "lr", row["id"]),
                          nuclei_mask=mask("nuclei_mask"), cell_mask=mask("cell_mask"))
-        acquired = processed / "test" / "lr_acquired" / f"{row['id']}.png"
+        acquired = image_path(processed, "test", ACQUIRED, row["id"])
         if acquired.is_file():
             item = replace(item, lr_acquired=acquired)
         for path in (item.hr, item.lr, item.nuclei_mask, item.cell_mask):

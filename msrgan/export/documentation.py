@@ -1,11 +1,10 @@
 """The package's README.md: what the model is for and not for, how it was trained, how well it did, how to run it."""
 from __future__ import annotations
 
-import csv
-import json
 import os
 from pathlib import Path
 
+from msrgan.data.processed import INDEX, image_path, read_domain, read_index
 from msrgan.errors import fail
 from msrgan.imageio import image_size
 from msrgan.tiffmeta import microns
@@ -17,16 +16,13 @@ COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lr_psnr": "LR consistency (dB)"
 def training_domain(processed: str | os.PathLike) -> str:
     """One sentence on the training images in `processed` (data/processed): how many, their size, whole fields
     or tiles; a sentence saying it is unknown when there is no index."""
-    index = Path(processed) / "index.csv"
-    if not index.is_file():
+    if not (Path(processed) / INDEX).is_file():
         return "not recorded (the export did not see the training data)."
-    with open(index, newline="") as f:
-        train = [row for row in csv.DictReader(f) if row["split"] == "train"]
+    train = read_index(processed, "train")
     if not train:
         return "not recorded (no training split in the index)."
-    height, width = image_size(Path(processed) / "train" / "hr" / f"{train[0]['id']}.png")
-    domain = Path(processed) / "domain.json"
-    domain = json.loads(domain.read_text()) if domain.is_file() else {}
+    height, width = image_size(image_path(processed, "train", "hr", train[0]["id"]))
+    domain = read_domain(processed)
     if domain.get("mode") == "tiles":
         return (f"{len(train)} training fields at native resolution ({width} x {height} px HR), trained on random "
                 f"crops of them ({domain['hr_size']} x {domain['hr_size']} px, the tile size, unless the trainer set "

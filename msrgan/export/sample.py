@@ -6,7 +6,6 @@ raw file's own bit depth: a 16-bit field stays 16-bit, so the test tensors exerc
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 
 from msrgan.data.degrade import downscale, upscale
 from msrgan.data.merge import read_channel
+from msrgan.data.processed import INDEX, NORMALISATION, read_index
 from msrgan.data.raw import RGB, scan_raw
 from msrgan.errors import fail
 from msrgan.imageio import read_image
@@ -45,11 +45,10 @@ def shrink(field: np.ndarray, lr_size: int, scale: int, source: str) -> Sample:
 def pipeline_field(raw: str | os.PathLike, processed: str | os.PathLike) -> tuple[np.ndarray, str]:
     """(H x W x 3 raw field, its description): the first test-split FOV of the pipeline, its stains in the order
     merge put them into R, G, B (data/processed/normalisation.json), at the raw files' bit depth."""
-    index = Path(processed) / "index.csv"
+    index = Path(processed) / INDEX
     if not index.is_file():
         fail(f"{index}: not found (run `dvc repro prepare`, or pass --sample FILE)")
-    with open(index, newline="") as f:
-        fovs = [row["fov"] for row in csv.DictReader(f) if row["split"] == "test"]
+    fovs = [row["fov"] for row in read_index(processed, "test")]
     if not fovs:
         fail(f"{index}: no test-split FOV to take the test field from")
     fov = next((f for f in scan_raw(raw) if f.id == fovs[0]), None)
@@ -57,7 +56,7 @@ def pipeline_field(raw: str | os.PathLike, processed: str | os.PathLike) -> tupl
         fail(f"{raw}: no raw files of test FOV {fovs[0]}")
     if RGB in fov.files:
         return read_image(fov.files[RGB])[..., :3], f"test-split FOV {fov.id} of the study"
-    normalisation = Path(processed) / "normalisation.json"
+    normalisation = Path(processed) / NORMALISATION
     colours = ("red", "green", "blue")
     if normalisation.is_file():
         colours = tuple(json.loads(normalisation.read_text()).get("rgb", colours))

@@ -11,20 +11,19 @@ memory holds a few batches, not the split, so a training split of millions of cr
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from msrgan.classes import N_CLASSES, parse_labels
-from msrgan.data.degrade import lr_scale
 from msrgan.data.foreground import foreground_mask
+from msrgan.data.processed import (DOMAIN, INDEX, NORMALISATION, check_pair, image_path, read_domain,
+                                   read_index)
 from msrgan.errors import UserError, fail
 from msrgan.imageio import image_size, read_png_rgb
 from msrgan.params import Training
@@ -43,39 +42,26 @@ class Split:
         return len(self.ids)
 
 
-def read_index(processed: str | Path) -> pd.DataFrame:
-    path = Path(processed) / "index.csv"
-    if not path.is_file():
-        fail(f"{path}: not found (run the prepare stage first)")
-    index = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = {"id", "split", "labels"} - set(index.columns)
-    if missing:
-        fail(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    return index
-
-
 def split_rows(processed: str | Path, split: str) -> tuple[list[str], torch.Tensor]:
     """The ids of one split's rows of index.csv and their N x 13 float multi-hot labels."""
-    processed = Path(processed)
-    rows = read_index(processed)
-    rows = rows[rows["split"] == split]
-    if rows.empty:
-        fail(f"{processed / 'index.csv'}: no rows in split '{split}'")
+    index = Path(processed) / INDEX
+    rows = read_index(processed, split)
+    if not rows:
+        fail(f"{index}: no rows in split '{split}'")
     labels = torch.zeros(len(rows), N_CLASSES)
-    for i, (sample, text) in enumerate(zip(rows["id"], rows["labels"])):
-        if text.strip():
-            labels[i, parse_labels(text, f"{processed / 'index.csv'}: {sample}")] = 1
-    return list(rows["id"]), labels
+    for i, row in enumerate(rows):
+        if row["labels"].strip():
+            labels[i, parse_labels(row["labels"], f"{index}: {row['id']}")] = 1
+    return [row["id"] for row in rows], labels
 
 
 def read_pair(processed: Path, split: str, sample: str, with_lr: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """HR and LR (H x W x 3 uint8) of one sample; an LR that is not the HR / an integer scale is a UserError."""
-    hr = read_png_rgb(processed / split / "hr" / f"{sample}.png")
+    hr = read_png_rgb(image_path(processed, split, "hr", sample))
     if not with_lr:
         return hr, None
-    lr = read_png_rgb(processed / split / "lr" / f"{sample}.png")
-    if lr_scale(hr.shape, lr.shape) is None:
-        fail(f"{processed / split / 'lr' / sample}.png: size {lr.shape[:2]} is not HR {hr.shape[:2]} / scale")
+    lr = read_png_rgb(image_path(processed, split, "lr", sample))
+    check_pair(hr.shape, lr.shape, image_path(processed, split, "lr", sample))
     return hr, lr
 
 
@@ -88,7 +74,7 @@ def load_split(processed: str | Path, split: str) -> Split:
     for sample in ids:
         h, low = read_pair(processed, split, sample)
         if hr and (h.shape != hr[0].shape or low.shape != lr[0].shape):
-            fail(f"{processed / split / 'hr' / sample}.png: size {h.shape[:2]} differs from the other tiles "
+            fail(f"{image_path(processed, split, 'hr', sample)}: size {h.shape[:2]} differs from the other tiles "
                  f"{hr[0].shape[:2]}")
         hr.append(h)
         lr.append(low)
@@ -122,17 +108,13 @@ class PairFiles(Dataset):
 
     def _check_sizes(self, sample: str) -> tuple[tuple[int, int], int]:
         """((height, width), scale) of a pair from its files' headers; UserError naming the file when its LR is not
-        its HR / an integer scale, or it does not fit the other pairs (another scale; whole pairs: another size;
-        crops: smaller than one)."""
-        hr_path, lr_path = (self.processed / self.split / kind / f"{sample}.png" for kind in ("hr", "lr"))
+        its HR / the other pairs' integer scale (check_pair), or it does not fit them otherwise (whole pairs: another
+        size; crops: smaller than one)."""
+        hr_path, lr_path = (image_path(self.processed, self.split, kind, sample) for kind in ("hr", "lr"))
         hr, lr = image_size(hr_path), image_size(lr_path)
-        scale = lr_scale(hr, lr)
-        if scale is None:
-            fail(f"{lr_path}: size {lr[1]}x{lr[0]} is not its HR {hr[1]}x{hr[0]} / an integer scale")
+        scale = check_pair(hr, lr, lr_path, self.sizes[0][1] if self.sizes else None)
         if self.sizes:
-            first, first_scale = self.sizes[0]
-            if scale != first_scale:
-                fail(f"{lr_path}: HR/LR scale {scale}, the other pairs' {first_scale}")
+            first = self.sizes[0][0]
             if not self.lr_size and hr != first:
                 fail(f"{hr_path}: size {hr[1]}x{hr[0]} differs from the other images {first[1]}x{first[0]} (whole "
                      f"images are batched; crop them with a crop size)")
@@ -150,7 +132,7 @@ class PairFiles(Dataset):
         sample = self.ids[index]
         hr, lr = read_pair(self.processed, self.split, sample, self.with_lr)
         if hr.shape[:2] != self.sizes[index][0]:   # the file changed since the start
-            fail(f"{self.processed / self.split / 'hr' / sample}.png: changed during training")
+            fail(f"{image_path(self.processed, self.split, 'hr', sample)}: changed during training")
         if not self.lr_size:
             return _chw(hr)[None], (_chw(lr)[None] if lr is not None else None), self.labels[index][None]
         size, s = self.lr_size, self.scale
@@ -238,7 +220,7 @@ def training_split(processed: str | Path, params: Training, seed: int, rank: int
                    with_lr: bool = True) -> Batches:
     """The train split as a trainer reads it: random crops of `crop` LR px where the params have one, else in tiles
     mode crops of the tile size from whole fields (with the tile foreground rule), else whole pairs."""
-    domain = training_data_meta(processed).get("domain") or {}
+    domain = read_domain(processed)
     tiles = domain.get("mode") == "tiles"
     crop = getattr(params, "crop", 0) or (domain["hr_size"] // domain["scale"] if tiles else 0)
     files = PairFiles(processed, "train", crop, domain.get("tile_min_foreground", 0.0) if tiles else 0.0, seed,
@@ -246,21 +228,11 @@ def training_split(processed: str | Path, params: Training, seed: int, rank: int
     return Batches(files, params.batch_size, seed, rank, world, params.workers, params.iterations)
 
 
-def training_data_meta(processed: str | Path) -> dict:
-    """What the generator file records of its training data: how merge scaled 16-bit stains (normalisation.json)
-    and, as `domain`, how prepare made the pairs (domain.json: mode, sizes, degradation); {} where unknown."""
-    path, domain = Path(processed) / "normalisation.json", Path(processed) / "domain.json"
-    meta = json.loads(path.read_text()) if path.is_file() else {}
-    if domain.is_file():
-        meta["domain"] = json.loads(domain.read_text())
-    return meta
-
-
 def fingerprint(processed: str | Path) -> str:
     """A hash of index.csv and of how the pairs were made (domain.json: the degradation; normalisation.json): a
     checkpoint from other data must not be resumed, and in tiles mode new LR fields keep index.csv as it was."""
     digest = hashlib.sha256()
-    for name in ("index.csv", "domain.json", "normalisation.json"):
+    for name in (INDEX, DOMAIN, NORMALISATION):
         path = Path(processed) / name
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()[:16]

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import torch
 
+from msrgan.data.processed import training_data_meta
 from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generator_loss
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save_discriminator
 from msrgan.models.generatorfile import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.params import TrainSRGAN
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
-from msrgan.train.dataset import fingerprint, training_batch, training_data_meta
+from msrgan.train.dataset import fingerprint, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.validation import bicubic_metrics, generator_summary, sample_strip, validate_generator
 

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import torch
 
+from msrgan.data.processed import training_data_meta
 from msrgan.losses import mse
 from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.generatorfile import save_generator
 from msrgan.params import TrainSRResNet
 from msrgan.train.checkpoint import weights_digest, run_hash
-from msrgan.train.dataset import fingerprint, training_batch, training_data_meta
+from msrgan.train.dataset import fingerprint, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
 from msrgan.train.validation import bicubic_metrics, generator_summary, sample_strip, validate_generator
 
