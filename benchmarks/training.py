@@ -5,7 +5,7 @@ ceilings, with the CPU's bf16 instruction sets.
     python benchmarks/training.py [--iterations 10] [--size 96] [--profile]
 
 An update is what the trainer's step does after its batch is drawn: forward under the section's precision, loss,
-backward, optimizer step (msrgan.train.vgg.bce_update, msrgan.train.srresnet.mse_update, msrgan.train.srgan.gan_step
+backward, optimizer step (msrgan.train.classifier.bce_update, msrgan.train.srresnet.mse_update, msrgan.train.srgan.gan_step
 with the frozen miniVGG19's content loss). FLOPs are counted by torch.utils.flop_counter.FlopCounterMode over one
 update (forward and backward; convolutions and matrix products only, as usual). --profile adds, per trainer, the
 operators that take the most CPU time (torch.profiler, self time over 3 updates).
@@ -29,7 +29,7 @@ from msrgan.params import section
 from msrgan.runtime import pick_runtime
 from msrgan.train.srgan import GanParts, gan_step
 from msrgan.train.srresnet import generator_config, mse_update
-from msrgan.train.vgg import bce_update
+from msrgan.train.classifier import bce_update
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:

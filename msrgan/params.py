@@ -41,7 +41,24 @@ def _as_path_text(value):
     return value
 
 
-class LocalSource(Section):
+class OnCluster(Section):
+    """Where a data stage's per-FOV work runs (msrgan.cluster): `workers` 1 in the stage's process (threads, as
+    always), more on a local Dask cluster of that many processes; or on the existing Dask cluster whose scheduler
+    address (tcp://host:8786) or scheduler file `scheduler` names. The outputs do not depend on either."""
+    workers: int = Field(1, ge=1)
+    scheduler: str = ""
+
+    _scheduler = field_validator("scheduler", mode="before")(_as_path_text)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _own_workers(cls, value: str, info: ValidationInfo) -> str:
+        if value and info.data.get("workers", 1) != 1:
+            raise ValueError("a scheduler's cluster has its own workers; leave workers at 1")
+        return value
+
+
+class LocalSource(OnCluster):
     root: str = ""
     labels: str = ""                        # labels CSV (id,labels); empty: look for one in root
     layout: Literal["auto", "cyto2017", "kaggle", "merged"] = "auto"
@@ -72,7 +89,7 @@ def _percentile_pair(value: tuple[float, float]) -> tuple[float, float]:
 Colour = Literal["red", "green", "blue", "yellow"]
 
 
-class Merge(Section):
+class Merge(OnCluster):
     rgb: tuple[Colour, Colour, Colour] = ("red", "green", "blue")   # which stain goes to R, G, B
     percentiles: tuple[float, float] = (0.1, 99.9)                    # 16-bit -> 8-bit normalisation
     sample_pixels: int = Field(262144, ge=1024)                       # subsample for the percentiles
@@ -93,7 +110,7 @@ class Microscope(Section):                                 # msrgan.data.optics.
     read_noise: float = Field(2.0, ge=0)       # detector read noise, photons RMS
 
 
-class Prepare(Section):
+class Prepare(OnCluster):
     mode: Literal["resize", "tiles"] = "resize"
     hr_size: int = Field(96, ge=8)
     scale: int = Field(4, ge=2)
@@ -162,6 +179,23 @@ class TrainVGG(Training):
     rollback: Rollback = Rollback(val_drop=0.1)       # val_drop in mAP
 
 
+class TrainJudge(Training):
+    """The independent judge (msrgan/models/judge.py): another architecture and seed than the miniVGG19."""
+    iterations: int = Field(800, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    val_every: int = Field(100, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    width: int = Field(16, ge=1)                      # first-stage channels, doubled at each of 4 stages
+    blocks: int = Field(2, ge=1)                      # basic residual blocks per stage (ResNet-18: 2)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    max_pos_weight: float = Field(10.0, ge=1)         # cap of the per-class BCE weight (negatives / positives)
+    threshold: float = Field(0.5, gt=0, lt=1)         # sigmoid threshold for the F1 scores
+    seed_offset: int = Field(1, ge=1)                 # the judge trains with seed + this: never the miniVGG's seed
+    rollback: Rollback = Rollback(val_drop=0.1)       # val_drop in mAP
+
+
 class TrainSRResNet(Training):
     iterations: int = Field(1000, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -179,6 +213,7 @@ class DiscriminatorSection(Section):
     channels: int = Field(16, ge=1)                   # first conv width (paper: 64), doubled every two blocks
     head: Literal["gap", "dense"] = "gap"             # global average pooling, or the paper's dense layer
     dense: int = Field(1024, ge=1)                    # hidden units of the head (paper: 1024)
+    spectral_norm: bool = False                       # spectral normalisation of its layers (Miyato et al. 2018)
 
 
 class GanLoss(Section):
@@ -206,6 +241,9 @@ class Evaluate(Section):
     nrmse_percentiles: tuple[float, float] = (0.1, 99.9)           # CARE's ground-truth normalisation
     frc_threshold: float = Field(0.142857, gt=0, lt=1)                # FRC resolution criterion
     perceptual_blocks: tuple[int, ...] = (2, 3, 4)                 # miniVGG19 blocks of the perceptual distance
+    judge_blocks: tuple[int, ...] = (2, 3, 4)                      # judge stages of its feature distance (1..4)
+    kid_subsets: int = Field(100, ge=1)                            # KID: random subsets of the test split ...
+    kid_subset_size: int = Field(24, ge=2)                         # ... of this many images (at most all of them)
     examples: int = Field(4, ge=1)                                 # test images in the example grid
     bootstrap: int = Field(2000, ge=100)                           # resamples for the CIs of median differences
     alpha: float = Field(0.05, gt=0, lt=1)                         # significance level after Holm correction
@@ -215,6 +253,13 @@ class Evaluate(Section):
     def _blocks(cls, v):
         if not v or any(not 1 <= b <= 5 for b in v):
             raise ValueError("expected block numbers among 1..5")
+        return v
+
+    @field_validator("judge_blocks")
+    @classmethod
+    def _stages(cls, v):
+        if not v or any(not 1 <= b <= 4 for b in v):
+            raise ValueError("expected stage numbers among 1..4")
         return v
 
     _ordered = field_validator("nrmse_percentiles")(_percentile_pair)
@@ -275,6 +320,7 @@ SECTIONS: dict[str, type[Section]] = {
     "merge": Merge,
     "prepare": Prepare,
     "train_vgg": TrainVGG,
+    "train_judge": TrainJudge,
     "train_srresnet": TrainSRResNet,
     "train_srgan": TrainSRGAN,
     "evaluate": Evaluate,

@@ -106,10 +106,6 @@ def compare(table: pd.DataFrame, metrics: dict[str, bool], pairs: Sequence[tuple
     return results
 
 
-# The study's paired comparisons (method, baseline), in the order its tables show them.
-COMPARISONS = (("msrgan", "bicubic"), ("msrgan", "srresnet"), ("srresnet", "bicubic"))
-
-
 def finite_or_none(value):
     """JSON has no NaN/inf: a float that is not finite (or None) becomes None, other values stay as they are."""
     if value is None:

@@ -1,6 +1,6 @@
 """report: metrics/report.md and the study's figures, from what evaluate and segment wrote."""
 from msrgan.errors import exit_on_user_error
-from msrgan.evaluation.report import report
+from msrgan.report.document import report
 from msrgan.params import load_params, parse_section
 
 

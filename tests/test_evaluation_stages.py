@@ -16,6 +16,7 @@ from msrgan.errors import UserError
 from msrgan.imageio import read_png_rgb, write_png
 from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.generatorfile import save_generator
+from msrgan.models.judge import Judge, JudgeConfig, save_judge
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig, save_minivgg
 from msrgan.params import parse_section
 
@@ -80,13 +81,14 @@ def make_models(root: Path, seed: int = 0) -> Path:
         gan.tail.weight.normal_(0, 0.002)
     save_generator(root / "generator.pt", gan)
     save_minivgg(root / "minivgg.pt", MiniVGG(MiniVGGConfig(width=4)))
+    save_judge(root / "judge.pt", Judge(JudgeConfig(width=4, blocks=1)))
     return root
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     from msrgan.evaluation.evaluate import evaluate
-    from msrgan.evaluation.report import report
+    from msrgan.report.document import report
     from msrgan.segmentation.study import segment_study
 
     root = tmp_path_factory.mktemp("study")
@@ -101,9 +103,14 @@ def study(tmp_path_factory):
 
 def test_evaluate_writes_sr_images_metrics_and_figures(study):
     summary = json.loads((study / "metrics" / "evaluate.json").read_text())
-    assert {"bicubic", "lanczos", "srresnet", "msrgan"} <= set(summary)
+    assert set(summary) == {"bicubic", "lanczos", "srresnet", "msrgan", "hr"}
+    assert set(summary["hr"]) == {"judge_map"}   # the judge on HR itself: the task's ceiling
+    hr_map = summary.pop("hr")["judge_map"]
+    assert 0 <= hr_map <= 1
     for method in summary.values():
-        assert method["frc_resolution"] >= 2 and method["perceptual"] >= 0
+        assert method["frc_resolution"] >= 2 and method["perceptual"] >= 0 and method["judge_distance"] >= 0
+        assert 0 <= method["judge_map"] <= 1 and method["kid_std"] >= 0 and np.isfinite(method["kid"])
+        assert method["hf_power_dev"] >= 0 and 0 < method["vif"] and method["ms_ssim"] <= 1
     table = pd.read_csv(study / "metrics" / "evaluate_per_image.csv")
     assert len(table) == 6 * 4
     for row in table.itertuples():   # each score is the known computation on the very images kept in data/sr
@@ -123,7 +130,14 @@ def test_evaluate_writes_sr_images_metrics_and_figures(study):
     assert sorted(p.name for p in (study / "sr").iterdir()) == ["bicubic", "lanczos", "msrgan", "srresnet"]
     # the zero-initialised residual SRResNet is bicubic up to torch/OpenCV rounding
     assert abs(summary["srresnet"]["psnr"] - summary["bicubic"]["psnr"]) < 0.5
-    for png in ("examples.png", "metric_distributions.png", "frc_curves.png"):
+    # the independent judges: bicubic is far too smooth in the high band, the per-image columns are in the table
+    assert summary["bicubic"]["hf_power_r"] < 0.5
+    for column in ("hf_power_r", "hf_power_g", "hf_power_b", "hf_power_dev", "lsd", "judge_distance", "vif", "ms_ssim"):
+        assert table[column].notna().all(), column
+    spectra = json.loads((study / "metrics" / "spectra.json").read_text())
+    assert set(spectra["power"]) == {"hr", "bicubic", "lanczos", "srresnet", "msrgan"}
+    assert len(spectra["power"]["hr"]) == 3 and len(spectra["power"]["hr"][0]) == len(spectra["frequency"]) == 49
+    for png in ("examples.png", "metric_distributions.png", "frc_curves.png", "power_spectra.png"):
         assert (study / "metrics" / png).stat().st_size > 10_000
     tests = json.loads((study / "metrics" / "evaluate_tests.json").read_text())
     assert {(t["method"], t["baseline"]) for t in tests["tests"]} == {
@@ -162,7 +176,7 @@ def test_segment_scores_against_truth_and_the_report_stage_writes_the_report(stu
 
 def test_segment_without_true_masks_scores_against_hr(tmp_path):
     from msrgan.evaluation.evaluate import evaluate
-    from msrgan.evaluation.report import report
+    from msrgan.report.document import report
     from msrgan.segmentation.study import segment_study
 
     processed = make_processed(tmp_path / "processed", n_test=3, masks=False)
@@ -191,7 +205,7 @@ def test_missing_model_is_a_user_error(tmp_path):
 
 def test_the_report_needs_the_metrics(tmp_path):
     from msrgan.errors import UserError
-    from msrgan.evaluation.report import report
+    from msrgan.report.document import report
     with pytest.raises(UserError, match="evaluate_per_image.csv: not found"):
         report(tmp_path)
 

@@ -12,38 +12,38 @@ from tqdm import tqdm
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.data.processed import check_pair, training_data_meta
 from msrgan.errors import fail
-from msrgan.evaluation.metrics import (METRICS, PerceptualDistance, flat_field_pattern, frc_curve, image_metrics,
-                                       psnr, ssim)
+from msrgan.evaluation.catalogue import COMPARISONS, METHODS, PER_IMAGE, TESTED
+from msrgan.evaluation.judges import IndependentJudge, NetworkJudges
+from msrgan.evaluation.metrics import PerceptualDistance, flat_field_pattern, frc_curve, image_metrics, psnr, ssim
+from msrgan.evaluation.spectrum import HIGH_BAND, mean_radial_spectrum, spectral_fidelity
 from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
+from msrgan.models.judge import load_judge
 from msrgan.models.minivgg import load_minivgg
 from msrgan.runtime import pick_runtime
-from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
-
-GENERATORS = {"srresnet": "srresnet.pt", "msrgan": "generator.pt"}   # method -> file in data/models
-
+from msrgan.statistics import as_records, compare, finite_or_none
 
 CHUNK = 64   # test images in memory at once (with their SR images by every method): evaluation streams
 
 
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
              sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
-    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means, each method's grid pattern on flat fields and,
-    where the test split has independent LR acquisitions, the scores on those), evaluate_per_image.csv,
-    evaluate_tests.json and frc_curves.json (the report stage draws the figures); return the per-image table.
-    The test split is read CHUNK images at a time, so its size is not bounded by memory."""
+    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means of every catalogue metric, each method's grid
+    pattern on flat fields, KID and the judge's mAP, HR's mAP and, where the test split has independent LR
+    acquisitions, the scores on those), evaluate_per_image.csv, evaluate_tests.json, frc_curves.json and
+    spectra.json (the report stage draws the figures); return the per-image table. The test split is read CHUNK
+    images at a time, so its size is not bounded by memory."""
     torch.manual_seed(seed)
     models, metrics_dir = Path(models), Path(metrics_dir)
     items = load_test_split(processed)
     domain = training_data_meta(processed).get("domain")   # how the LR was made, for the LR consistency
     scale = test_scale(items[0])
     device = str(pick_runtime(params.device, params.precision, key="evaluate.device").device)
-    methods = upscalers({m: str(models / f) for m, f in GENERATORS.items()}, scale, device, params.precision)
-    vgg, _ = load_minivgg(models / "minivgg.pt", device)
-    perceptual = PerceptualDistance(vgg, tuple(params.perceptual_blocks), device)
+    methods = upscalers({m.name: str(models / m.model) for m in METHODS if m.model}, scale, device, params.precision)
+    judges = network_judges(params, models, device)
 
-    rows, acquired, frc_sums, frc_shape, n_same = [], [], {}, None, 0
+    rows, acquired, curves = [], [], Curves()
     bar = tqdm(total=len(items) * len(methods), desc="evaluate", leave=False)
     with atomic_dir(sr_out) as tmp:
         for start in range(0, len(items), CHUNK):
@@ -53,54 +53,102 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
                 if test_scale(item, lr, hr) != scale:
                     fail(f"{item.lr}: test images have mixed scales ({scale} and {hr.shape[0] // lr.shape[0]})")
             acquired_pairs = read_acquisitions(chunk, hrs, scale)
-            frc_shape = frc_shape or hrs[0].shape[:2]
-            n_same += sum(hr.shape[:2] == frc_shape for hr in hrs)
+            judges.reference(hrs, [item.labels for item in chunk])
+            curves.reference(hrs)
             for order, (method, upscale) in enumerate(methods.items()):
                 srs = upscale(lrs)
-                distances = perceptual(np.stack(hrs), np.stack(srs)) if _same_shape(hrs) else \
-                    np.array([perceptual(hr, sr)[0] for hr, sr in zip(hrs, srs)])
-                for k, (item, lr, hr, sr, dist) in enumerate(zip(chunk, lrs, hrs, srs, distances)):
+                learned = judges.score(method, hrs, srs)
+                for k, (item, lr, hr, sr) in enumerate(zip(chunk, lrs, hrs, srs)):
                     write_png(tmp / method / f"{item.id}.png", sr)
                     values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold, domain)
-                    rows.append(((order, start + k), {"id": item.id, "method": method, **values,
-                                                      "perceptual": float(dist)}))
-                    if hr.shape[:2] == frc_shape:  # mean FRC curve over same-size images, for the figure
-                        curve = np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0)
-                        frc_sums[method] = frc_sums.get(method, 0) + curve
+                    values |= spectral_fidelity(hr, sr) | {key: float(v[k]) for key, v in learned.items()}
+                    rows.append(((order, start + k), {"id": item.id, "method": method, **values}))
                     bar.update(1)
+                curves.add(method, hrs, srs)
                 if acquired_pairs:   # the same tiles from their independent LR acquisitions
                     srs = upscale([lr for _, lr in acquired_pairs])
                     acquired += [{"method": method, "psnr": psnr(hr, sr), "ssim": ssim(hr, sr)}
                                  for (hr, _), sr in zip(acquired_pairs, srs)]
     bar.close()
-    table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *METRICS])
+    table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *PER_IMAGE])
+    summary = summarise(table, methods, judges, acquired, seed)
+    tests = compare(table, TESTED, COMPARISONS, seed=seed, n_boot=params.bootstrap, alpha=params.alpha)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    write_text(metrics_dir / "evaluate.json", json.dumps(summary, indent=2) + "\n")
+    write_text(metrics_dir / "evaluate_tests.json",
+               json.dumps({"n_images": len(items), "alpha": params.alpha, "tests": as_records(tests),
+                           "settings": {**params.model_dump(mode="json"), "domain": domain}},
+                          indent=2, allow_nan=False, default=str) + "\n")
+    with atomic_path(metrics_dir / "evaluate_per_image.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    curves.write(metrics_dir, params.frc_threshold, scale)
+    return table
 
+
+def network_judges(params, models: Path, device: str) -> NetworkJudges:
+    """The learned measures: the miniVGG19 distance (the GAN's own loss space) and the independent judge network."""
+    vgg, _ = load_minivgg(models / "minivgg.pt", device)
+    judge, _ = load_judge(models / "judge.pt", device)
+    return NetworkJudges(PerceptualDistance(vgg, tuple(params.perceptual_blocks), device),
+                         IndependentJudge(judge, tuple(params.judge_blocks), device),
+                         params.kid_subsets, params.kid_subset_size)
+
+
+def summarise(table: pd.DataFrame, methods: dict, judges: NetworkJudges, acquired: list[dict], seed: int) -> dict:
+    """evaluate.json: per method the mean of every per-image metric, its grid pattern on flat fields, the set-level
+    judges (KID, task mAP) and the scores on independent LR acquisitions; 'hr': the judge's mAP on HR itself."""
     summary = {m: {k: finite_or_none(table.loc[table["method"] == m, k].replace([np.inf, -np.inf], np.nan).mean())
-                   for k in METRICS} for m in methods}
-    for method, upscale in methods.items():   # the checkerboard where nothing hides it
-        summary[method]["flat_grid_pattern"] = flat_field_pattern(upscale)
+                   for k in PER_IMAGE} for m in methods}
+    for method, upscale in methods.items():
+        summary[method]["flat_grid_pattern"] = flat_field_pattern(upscale)   # the checkerboard where nothing hides it
+        summary[method] |= {k: finite_or_none(v) for k, v in judges.summary(method, seed).items()}
+    summary["hr"] = judges.summary("hr", seed)
     if acquired:   # the same test tiles from LR images the pipeline did not make (a simulator's own acquisition)
         scores = pd.DataFrame(acquired)
         for method in methods:
             mine = scores[scores["method"] == method]
             summary[method]["acquired"] = {"psnr": finite_or_none(mine["psnr"].replace(np.inf, np.nan).mean()),
                                            "ssim": finite_or_none(mine["ssim"].mean()), "n": len(mine)}
-    tests = compare(table, {k: METRICS[k][2] for k in METRICS}, COMPARISONS, seed=seed, n_boot=params.bootstrap,
-                    alpha=params.alpha)
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    write_text(metrics_dir / "evaluate.json", json.dumps(summary, indent=2) + "\n")
-    write_text(metrics_dir / "evaluate_tests.json",
-               json.dumps({"n_images": len(items), "alpha": params.alpha, "tests": as_records(tests)},
-                          indent=2, allow_nan=False, default=str) + "\n")
-    with atomic_path(metrics_dir / "evaluate_per_image.csv") as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    return summary
 
-    if frc_sums:   # the mean FRC curves, for the report stage's figure
-        freq = np.arange(len(next(iter(frc_sums.values())))) / min(frc_shape)
-        curves = {"threshold": params.frc_threshold, "scale": scale, "frequency": [round(f, 6) for f in freq],
-                  "curves": {m: [float(f"{v:.6g}") for v in s / n_same] for m, s in frc_sums.items()}}
-        write_text(metrics_dir / "frc_curves.json", json.dumps(curves) + "\n")
-    return table
+
+class Curves:
+    """Mean FRC curves (SR against HR) and radially averaged power spectra (per stain, HR and every method) over
+    the test images of the first image's size, for the report's figures."""
+
+    def __init__(self):
+        self.shape, self.n, self.frc, self.spectra = None, 0, {}, {}
+
+    def reference(self, hrs: list[np.ndarray]) -> None:
+        """A chunk's HR images (once per chunk, before its methods)."""
+        self.shape = self.shape or hrs[0].shape[:2]
+        self._add_spectrum("hr", [hr for hr in hrs if hr.shape[:2] == self.shape])
+
+    def _add_spectrum(self, name: str, images: list[np.ndarray]) -> None:
+        if images:
+            self.spectra[name] = self.spectra.get(name, 0) + len(images) * mean_radial_spectrum(images)[1]
+            self.n += len(images) if name == "hr" else 0
+
+    def add(self, method: str, hrs: list[np.ndarray], srs: list[np.ndarray]) -> None:
+        pairs = [(hr, sr) for hr, sr in zip(hrs, srs) if hr.shape[:2] == self.shape]
+        if not pairs:
+            return
+        self._add_spectrum(method, [sr for _, sr in pairs])
+        curve = sum(np.mean([frc_curve(hr[..., c], sr[..., c])[1] for c in range(3)], axis=0) for hr, sr in pairs)
+        self.frc[method] = self.frc.get(method, 0) + curve
+
+    def write(self, metrics_dir: Path, threshold: float, scale: int) -> None:
+        if not self.frc:
+            return
+        side = min(self.shape)
+        freq = [round(k / side, 6) for k in range(side // 2 + 1)]
+        round6 = lambda values: [float(f"{v:.6g}") for v in values]  # noqa: E731
+        write_text(metrics_dir / "frc_curves.json", json.dumps(
+            {"threshold": threshold, "scale": scale, "frequency": freq,
+             "curves": {m: round6(s / self.n) for m, s in self.frc.items()}}) + "\n")
+        write_text(metrics_dir / "spectra.json", json.dumps(
+            {"scale": scale, "frequency": freq, "high_band": list(HIGH_BAND), "stains": ["r", "g", "b"],
+             "power": {m: [round6(c) for c in s / self.n] for m, s in self.spectra.items()}}) + "\n")
 
 
 def test_scale(item, lr: np.ndarray | None = None, hr: np.ndarray | None = None) -> int:
@@ -119,7 +167,3 @@ def read_acquisitions(chunk, hrs: list[np.ndarray], scale: int) -> list[tuple[np
             check_pair(hr.shape, lr.shape, item.lr_acquired, scale)
             pairs.append((hr, lr))
     return pairs
-
-
-def _same_shape(images: list[np.ndarray]) -> bool:
-    return len({im.shape for im in images}) == 1

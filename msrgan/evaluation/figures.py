@@ -13,16 +13,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
 
 from msrgan.atomic import atomic_path  # noqa: E402
-from msrgan.evaluation.metrics import METRICS  # noqa: E402
-
-NAMES = {"lr": "LR input", "bicubic": "Bicubic", "lanczos": "Lanczos", "srresnet": "SRResNet", "msrgan": "mSRGAN",
-         "hr": "HR (truth)", "truth": "True masks"}
-COLOURS = {"bicubic": "#8c8c8c", "lanczos": "#b8a07a", "srresnet": "#1f77b4", "msrgan": "#d62728", "hr": "#2ca02c"}
-GRID_METHODS = ("bicubic", "srresnet", "msrgan")
-
-
-def name(method: str) -> str:
-    return NAMES.get(method, method)
+from msrgan.evaluation.catalogue import METHODS, METRICS, colour, label as name  # noqa: E402
 
 
 def save(fig, path: str | Path, dpi: int = 110) -> None:
@@ -53,7 +44,7 @@ def zoom_box(hr: np.ndarray, frac: float = 0.3) -> tuple[int, int, int]:
 def examples_grid(path, items, lrs, hrs, srs: dict[str, list[np.ndarray]], table: pd.DataFrame, n: int) -> None:
     """Rows of LR | Bicubic | SRResNet | mSRGAN | HR for test images spread from worst to best mSRGAN PSNR, each
     followed by a row of the same zoomed window (marked by the box)."""
-    methods = [m for m in GRID_METHODS if m in srs]
+    methods = [m.name for m in METHODS if m.in_figures and m.name in srs]
     ids = [it.id for it in items]
     key = "msrgan" if "msrgan" in srs else methods[-1]
     psnr = table[table["method"] == key].set_index("id")["psnr"]
@@ -79,7 +70,7 @@ def examples_grid(path, items, lrs, hrs, srs: dict[str, list[np.ndarray]], table
                 ax.set_xticks([])
                 ax.set_yticks([])
             for spine in zoom.spines.values():
-                spine.set_edgecolor("white" if col in ("lr", "hr") else COLOURS.get(col, "black"))
+                spine.set_edgecolor("white" if col in ("lr", "hr") else colour(col))
                 spine.set_linewidth(2)
             if k == 0:
                 full.set_title(name(col) + (" (pixels x%d)" % s if col == "lr" else ""), fontsize=10)
@@ -95,34 +86,35 @@ def examples_grid(path, items, lrs, hrs, srs: dict[str, list[np.ndarray]], table
     save(fig, path)
 
 
-DISTRIBUTION_METRICS = ("psnr", "ssim", "nrmse", "frc_resolution", "perceptual", "lr_psnr")
-
-
-def method_boxes(ax, data: list[np.ndarray], methods: list[str], higher: bool, rng: np.random.Generator) -> None:
+def method_boxes(ax, data: list[np.ndarray], methods: list[str], higher: bool | None,
+                 rng: np.random.Generator) -> None:
     """One box per method in its colour, every image as a jittered dot, and which way is better."""
     box = ax.boxplot(data, patch_artist=True, widths=0.55, showfliers=False, medianprops={"color": "black"})
     for patch, m in zip(box["boxes"], methods):
-        patch.set_facecolor(COLOURS.get(m, "white"))
+        patch.set_facecolor(colour(m))
         patch.set_alpha(0.45)
     for x, (values, m) in enumerate(zip(data, methods), start=1):
-        ax.scatter(x + rng.uniform(-0.15, 0.15, len(values)), values, s=8, color=COLOURS.get(m, "black"),
+        ax.scatter(x + rng.uniform(-0.15, 0.15, len(values)), values, s=8, color=colour(m),
                    alpha=0.7, zorder=3, linewidths=0)
     ax.set_xticks(range(1, len(methods) + 1), [name(m) for m in methods], fontsize=9)
-    ax.text(0.99, 0.01, "higher is better" if higher else "lower is better", transform=ax.transAxes,
+    ax.text(0.99, 0.01, {True: "higher is better", False: "lower is better", None: "1 = HR's"}[higher],
+            transform=ax.transAxes,
             ha="right", va="bottom", fontsize=8, color="dimgray")
     ax.grid(axis="y", alpha=0.3)
 
 
 def metric_distributions(path, table: pd.DataFrame, methods: list[str]) -> None:
     """Box plot of each metric per method over the test images, with the images as dots (jittered)."""
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    shown = [m for m in METRICS if m.in_distributions and m.key in table]
+    fig, axes = plt.subplots(2, (len(shown) + 1) // 2, figsize=(4.4 * ((len(shown) + 1) // 2), 7.5), squeeze=False)
     rng = np.random.default_rng(0)
-    for ax, metric in zip(axes.ravel(), DISTRIBUTION_METRICS):
-        label, unit, higher = METRICS[metric]
-        data = [table.loc[table["method"] == m, metric].replace([np.inf, -np.inf], np.nan).dropna().to_numpy()
+    for ax in axes.ravel()[len(shown):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.ravel(), shown):
+        data = [table.loc[table["method"] == m, metric.key].replace([np.inf, -np.inf], np.nan).dropna().to_numpy()
                 for m in methods]
-        method_boxes(ax, data, methods, higher, rng)
-        ax.set_title(f"{label}" + (f" [{unit}]" if unit else ""), fontsize=10)
+        method_boxes(ax, data, methods, metric.higher, rng)
+        ax.set_title(f"{metric.label}" + (f" [{metric.unit}]" if metric.unit else ""), fontsize=10)
     fig.suptitle(f"Image quality against HR on {table['id'].nunique()} test images (one dot per image)", fontsize=11)
     fig.tight_layout()
     save(fig, path)
@@ -133,7 +125,7 @@ def frc_curves(path, freq: np.ndarray, curves: dict[str, np.ndarray], threshold:
     the LR Nyquist frequency: right of it, detail had to be recovered rather than interpolated."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for method, curve in curves.items():
-        ax.plot(freq[1:], curve[1:], color=COLOURS.get(method, "black"), label=name(method), lw=1.8)
+        ax.plot(freq[1:], curve[1:], color=colour(method), label=name(method), lw=1.8)
     ax.axhline(threshold, color="black", ls="--", lw=1, label="1/7 threshold")
     ax.axvline(0.5 / scale, color="dimgray", ls=":", lw=1.2)
     ax.text(0.5 / scale, 0.02, " LR Nyquist", color="dimgray", fontsize=8, va="bottom")
@@ -144,5 +136,33 @@ def frc_curves(path, freq: np.ndarray, curves: dict[str, np.ndarray], threshold:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     ax.set_title("Fourier ring correlation with the HR truth", fontsize=10)
+    fig.tight_layout()
+    save(fig, path)
+
+
+def power_spectra(path, freq: np.ndarray, power: dict[str, np.ndarray], high_band: tuple[float, float],
+                  scale: int = 4) -> None:
+    """Per stain, each method's radially averaged power spectrum over HR's (1 = as much power as HR at that
+    frequency), with the high band the spectral-fidelity figures cover and the LR Nyquist frequency."""
+    stains = ("microtubules (R)", "protein (G)", "nucleus (B)")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=True)
+    hr = power["hr"]
+    for c, ax in enumerate(axes):
+        for method, p in power.items():
+            if method != "hr":
+                ratio = np.divide(p[c], hr[c], out=np.full_like(hr[c], np.nan), where=hr[c] > 0)
+                ax.plot(freq[1:], ratio[1:], color=colour(method), label=name(method), lw=1.8)
+        ax.axhline(1.0, color=colour("hr"), lw=1.2, label="HR")
+        ax.axvspan(*high_band, color="gold", alpha=0.12, label="high band")
+        ax.axvline(0.5 / scale, color="dimgray", ls=":", lw=1.2)
+        ax.set_yscale("log")
+        ax.set_xlim(0, 0.5)
+        ax.set_title(stains[c] if c < len(stains) else f"channel {c}", fontsize=10)
+        ax.set_xlabel("spatial frequency [cycles per HR pixel]")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("power / HR's power (radially averaged)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Fine-detail power of the SR images against HR: below 1 too smooth, above 1 invented texture",
+                 fontsize=10)
     fig.tight_layout()
     save(fig, path)

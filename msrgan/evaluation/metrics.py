@@ -203,17 +203,3 @@ def image_metrics(hr: np.ndarray, sr: np.ndarray, lr: np.ndarray, nrmse_percenti
         "grid_pattern": float(np.sqrt(np.square(grid_pattern(sr, sr.shape[0] // lr.shape[0])).mean())),
     }
 
-
-# name -> (what it is, unit, higher is better): for tables, plots and the direction of the tests
-METRICS: dict[str, tuple[str, str, bool]] = {
-    "psnr": ("PSNR (RGB)", "dB", True),
-    "ssim": ("SSIM (RGB)", "", True),
-    "psnr_r": ("PSNR microtubules (R)", "dB", True),
-    "psnr_g": ("PSNR protein (G)", "dB", True),
-    "psnr_b": ("PSNR nucleus (B)", "dB", True),
-    "nrmse": ("NRMSE (CARE normalisation)", "", False),
-    "frc_resolution": ("FRC resolution (1/7)", "HR px", False),
-    "perceptual": ("Perceptual distance (miniVGG19)", "", False),
-    "lr_psnr": ("LR consistency PSNR", "dB", True),
-    "grid_pattern": ("Grid pattern (RMS at the upsampling grid's frequencies)", "levels", False),
-}

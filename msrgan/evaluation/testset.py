@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from msrgan.classes import parse_labels
 from msrgan.data.processed import ACQUIRED, INDEX, image_path, read_index
 from msrgan.errors import fail
 
@@ -16,6 +17,7 @@ class TestImage:
     nuclei_mask: Path | None   # true label images at HR size, where the data has them
     cell_mask: Path | None
     lr_acquired: Path | None = None   # an independent LR acquisition of the same tile (prepare's test/lr_acquired)
+    labels: tuple[int, ...] = ()      # class indices (msrgan.classes.CLASSES) of its FOV
 
 
 def load_test_split(processed: str | Path) -> list[TestImage]:
@@ -32,7 +34,8 @@ def load_test_split(processed: str | Path) -> list[TestImage]:
             return processed / rel if rel else None
         item = TestImage(id=row["id"], hr=image_path(processed, "test", "hr", row["id"]),
                          lr=image_path(processed, "test", "lr", row["id"]),
-                         nuclei_mask=mask("nuclei_mask"), cell_mask=mask("cell_mask"))
+                         nuclei_mask=mask("nuclei_mask"), cell_mask=mask("cell_mask"),
+                         labels=tuple(parse_labels(str(row["labels"]), f"{index}: {row['id']}")))
         acquired = image_path(processed, "test", ACQUIRED, row["id"])
         if acquired.is_file():
             item = replace(item, lr_acquired=acquired)

@@ -21,6 +21,7 @@ class DiscriminatorConfig:
     dense: int                   # hidden units of the head
     input_size: int = 96         # HR side; the dense head's input size depends on it
     in_channels: int = 3
+    spectral_norm: bool = False  # spectral normalisation of every conv and dense layer (Miyato et al. 2018)
 
 
 class Discriminator(nn.Module):
@@ -44,6 +45,10 @@ class Discriminator(nn.Module):
         else:
             pool, n_in = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), c_in
         self.head = nn.Sequential(pool, nn.Linear(n_in, config.dense), nn.LeakyReLU(0.2), nn.Linear(config.dense, 1))
+        if config.spectral_norm:   # a 1-Lipschitz bound on each layer keeps the critic from overpowering the generator
+            for module in self.modules():
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One real/fake logit per image: N x 3 x H x W -> N."""

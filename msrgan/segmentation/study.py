@@ -16,11 +16,12 @@ from msrgan.imageio import read_image, read_png_rgb, write_png
 from msrgan.params import Segment
 from msrgan.segmentation.scores import scores
 from msrgan.segmentation.segment import segment
-from msrgan.statistics import COMPARISONS, as_records, compare, finite_or_none
+from msrgan.evaluation.catalogue import COMPARISONS, METHODS, SEGMENTATION_SCORES
+from msrgan.statistics import as_records, compare, finite_or_none
 
-SR_METHODS = ("bicubic", "srresnet", "msrgan")
+SR_METHODS = tuple(m.name for m in METHODS if m.in_figures)
 TARGETS = ("nuclei", "cells")
-SCORES = {"dice": True, "iou": True, "f1": True, "count_error": False}   # name -> higher is better
+SCORES = {s.key: s.higher for s in SEGMENTATION_SCORES}   # name -> higher is better
 
 
 def _mask(path: Path, shape: tuple[int, int]) -> np.ndarray:

@@ -81,8 +81,9 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
         vgg, _ = load_minivgg(vgg_path)
         content = ContentLoss(rt.model(vgg), params.loss.content_blocks)
         side = train.hr_size
-        disc = rt.model(Discriminator(DiscriminatorConfig(params.discriminator.channels, params.discriminator.head,
-                                                          params.discriminator.dense, side)))
+        d = params.discriminator
+        disc = rt.model(Discriminator(DiscriminatorConfig(d.channels, d.head, d.dense, side,
+                                                          spectral_norm=d.spectral_norm)))
         g_net, d_net = world.wrap(generator, rt.device), world.wrap(disc, rt.device)
         opt_g = torch.optim.Adam(generator.parameters(), lr=params.lr, betas=(0.9, 0.999))
         opt_d = torch.optim.Adam(disc.parameters(), lr=params.lr_d, betas=(0.9, 0.999))
