@@ -3,7 +3,9 @@ pixel size (resolution tags, ImageJ unit/origin, OME PhysicalSizeX/Y) scaled by 
 ImageJ/OME axes, display ranges, photometric interpretation and a lossless compression like the input's."""
 from __future__ import annotations
 
+import hashlib
 import io
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,6 +37,7 @@ class TiffInfo:
     extrasamples: tuple[int, ...] = ()             # ExtraSamples: 1 associated, 2 unassociated alpha, 0 other
     imagej: dict = field(default_factory=dict)
     ome: dict = field(default_factory=dict)
+    uuid: str = ""                                 # OME root UUID (bare hex form) of the file; scaled(): its copy's
 
     @property
     def alpha(self) -> bool:
@@ -86,7 +89,16 @@ def tiff_info(tif: tifffile.TiffFile) -> TiffInfo:
         imagej=imagej,
         ome=ome_essentials(tif.ome_metadata) if flavour == "ome" else {},
         extrasamples=tuple(int(v) for v in page.extrasamples),
+        uuid=ome_uuid(tif.ome_metadata) if flavour == "ome" else "",
     )
+
+
+def ome_uuid(xml: str | None) -> str:
+    """The UUID of an OME-XML document's root (without its 'urn:uuid:' prefix), '' where it has none."""
+    if not xml:
+        return ""
+    root = tifffile.xml2dict(xml).get("OME", {})
+    return str(root.get("UUID", "")).split(":")[-1] if isinstance(root, dict) else ""
 
 
 def compression_name(code) -> str:
@@ -216,7 +228,21 @@ def scaled(info: TiffInfo, scale: int) -> TiffInfo:
         if key in ome:
             ome[key] = float(ome[key]) / scale
     resolution = None if info.resolution is None else (info.resolution[0] * scale, info.resolution[1] * scale)
-    return replace(info, resolution=resolution, imagej=imagej, ome=ome)
+    # the copy's own UUID, the same every time the same file is upscaled (tifffile would draw a new one per write)
+    copy = str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:uuid:{info.uuid}/msrgan-upscale-x{scale}")) if info.uuid else ""
+    return replace(info, resolution=resolution, imagej=imagej, ome=ome, uuid=copy)
+
+
+def file_uuid(info: TiffInfo, pixels) -> dict:
+    """{"UUID": ...} for an OME-TIFF written with `info`: the one scaled() derived from the input's, else one
+    derived from the pixels' content (an input without a UUID); {} for streamed tiles of such an input (tifffile
+    then draws one). The same input so gives the same bytes, whichever process or run writes it."""
+    if info.uuid:
+        return {"UUID": info.uuid}
+    if isinstance(pixels, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(pixels).view(np.uint8).reshape(-1)).hexdigest()
+        return {"UUID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"msrgan-upscale:{digest}"))}
+    return {}
 
 
 def write_tiff(target, pixels, axes: str, info: TiffInfo, shape: tuple[int, ...] | None = None,
@@ -250,7 +276,8 @@ def write_tiff(target, pixels, axes: str, info: TiffInfo, shape: tuple[int, ...]
             note = (f"ImageJ cannot store {why}: written as an OME-TIFF "
                     "(resolution tags kept, ImageJ display settings dropped)")
         ome = info.ome if info.flavour == "ome" else imagej_pixel_size(info)
-        tifffile.imwrite(target, pixels, ome=True, metadata={**ome, "axes": axes}, **kwargs)
+        tifffile.imwrite(target, pixels, ome=True, metadata={**ome, "axes": axes, **file_uuid(info, pixels)},
+                         **kwargs)
     elif info.flavour == "shaped" or info.description is None:
         tifffile.imwrite(target, pixels, metadata={"axes": axes}, **kwargs)
     else:

@@ -4,7 +4,9 @@ Layouts (fetch.local.layout, `auto` detects them):
 - cyto2017: CYTO2017 / HPA raw `<plate>_<well>_<field>_<colour>.<ext>` plus a labels CSV `id,labels`.
 - kaggle:   Kaggle "Human Protein Atlas Image Classification": `<uuid>_<colour>.png` plus `train.csv` (`Id,Target`).
 - merged:   already-merged RGB tiles `<class>_<fov>.png` (two-digit class index).
-Files are hard-linked into data/raw when on the same filesystem, else copied.
+Files are hard-linked into data/raw when on the same filesystem, else copied. Reading every file's header and
+linking it is per-FOV work on threads, or on the Dask cluster of fetch.local.workers / fetch.local.scheduler
+(msrgan.cluster), with the same data/raw either way.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import re
 from pathlib import Path
 
 from msrgan.classes import CLASSES, parse_labels
+from msrgan.cluster import cluster_map
 from msrgan.data.raw import (
     RGB, check_channels, group_channels, link_or_copy, parse_channel_name, read_csv_rows, write_labels_csv,
 )
@@ -66,13 +69,15 @@ def import_local(params: LocalSource, out: Path) -> None:
     if not params.root:
         fail("params.yaml: fetch.local.root: empty; set it to your image folder (fetch.source is local)")
     root = Path(params.root).expanduser()
+    if params.scheduler:   # the cluster's workers may run elsewhere: paths that do not depend on their folder
+        root, out = root.absolute(), Path(out).absolute()
     if not root.is_dir():
         fail(f"{root}: fetch.local.root is not a directory")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     layout = params.layout if params.layout != "auto" else detect_layout(params, root, files)
     (out / "images").mkdir(parents=True)
     if layout == "merged":
-        _import_merged(root, files, out)
+        _import_merged(params, root, files, out)
         return
     labels_csv = _labels_path(params, root, files)
     if labels_csv is None:
@@ -81,7 +86,7 @@ def import_local(params: LocalSource, out: Path) -> None:
         train = root / "train"   # the Kaggle download: train/ (labelled) beside test/ (unlabelled)
         if train.is_dir():
             files = [p for p in files if train in p.parents]
-    _import_channels(root, files, labels_csv, layout, out)
+    _import_channels(params, root, files, labels_csv, layout, out)
 
 
 def detect_layout(params: LocalSource, root: Path, files: list[Path]) -> str:
@@ -155,7 +160,8 @@ def _strip_id(text: str) -> str:
     return parsed[0] if parsed else name
 
 
-def _import_channels(root: Path, files: list[Path], labels_csv: Path, layout: str, out: Path) -> None:
+def _import_channels(params: LocalSource, root: Path, files: list[Path], labels_csv: Path, layout: str,
+                     out: Path) -> None:
     groups = group_channels(files)
     if not groups:
         fail(f"{root}: no <id>_<colour>.tif|png|jpg[.gz] channel files for layout {layout}")
@@ -168,16 +174,22 @@ def _import_channels(root: Path, files: list[Path], labels_csv: Path, layout: st
         if not labels[fov]:    # only Kaggle classes without a counterpart among the 13
             skipped += 1
             continue
-        check_sizes(fov, groups[fov])
-        for colour, path in groups[fov].items():
-            _, _, ext = parse_channel_name(path.name)
-            link_or_copy(path, out / "images" / f"{fov}_{colour}{ext}")
         kept[fov] = labels[fov]
+    cluster_map(lambda fov: _import_fov(fov, groups[fov], out), list(kept), "fetch", params.workers,
+                params.scheduler, scheduler_name="params.yaml: fetch.local.scheduler")
     if skipped:
         print(f"fetch: skipped {skipped} Kaggle FOVs with none of the 13 classes after mapping")
     if not kept:
         fail(f"{labels_csv}: no FOV has a label among the 13 classes")
     write_labels_csv(out / "labels.csv", kept)
+
+
+def _import_fov(fov: str, files: dict[str, Path], out: Path) -> None:
+    """Check the stains of `fov` (check_sizes) and link them into `out`/images."""
+    check_sizes(fov, files)
+    for colour, path in files.items():
+        _, _, ext = parse_channel_name(path.name)
+        link_or_copy(path, out / "images" / f"{fov}_{colour}{ext}")
 
 
 def check_sizes(fov: str, files: dict[str, Path]) -> None:
@@ -191,7 +203,7 @@ def check_sizes(fov: str, files: dict[str, Path]) -> None:
         fail(f"{odd}: the stains of FOV {fov} differ in size ({listed})")
 
 
-def _import_merged(root: Path, files: list[Path], out: Path) -> None:
+def _import_merged(params: LocalSource, root: Path, files: list[Path], out: Path) -> None:
     """<class>_<fov>.png tiles; the same FOV under several classes is one multi-label FOV."""
     tiles: dict[str, Path] = {}
     labels: dict[str, set[int]] = {}
@@ -202,12 +214,14 @@ def _import_merged(root: Path, files: list[Path], out: Path) -> None:
         index = int(match["cls"])
         if index >= len(CLASSES):
             fail(f"{path}: class index {index} in the file name is not among the 13 classes (00-{len(CLASSES) - 1})")
-        image_size(path)
         fov = match["fov"]
         tiles.setdefault(fov, path)
         labels.setdefault(fov, set()).add(index)
     if not tiles:
         fail(f"{root}: no <class>_<fov>.png tiles (two-digit class index)")
+    named = [path for path in files if MERGED_TILE.match(path.name)]   # every tile's header, in file order
+    cluster_map(image_size, named, "fetch", params.workers, params.scheduler, unit="file",
+                scheduler_name="params.yaml: fetch.local.scheduler")
     for fov, path in tiles.items():
         link_or_copy(path, out / "images" / f"{fov}_{RGB}.png")
     write_labels_csv(out / "labels.csv", {k: sorted(v) for k, v in labels.items()})

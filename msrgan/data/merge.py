@@ -23,9 +23,9 @@ import numpy as np
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels
+from msrgan.cluster import cluster_map
 from msrgan.data.processed import NORMALISATION   # merge writes it, prepare copies it into data/processed
 from msrgan.data.raw import LR, RGB, RawFov, scan_raw
-from msrgan.data.threads import thread_map
 from msrgan.errors import fail
 from msrgan.imageio import image_pixel_size, read_image, write_png
 from msrgan.params import Merge
@@ -36,10 +36,15 @@ PIXEL_SIZE = "pixel_size_um"   # index.csv's 4th column: 'x' (square pixels) or 
 
 def merge(params: Merge, raw: str | os.PathLike = "data/raw", out: str | os.PathLike = "data/merged",
           workers: int | None = None) -> int:
-    """Write `out`/<id>.png, `out`/masks/ and `out`/index.csv for every FOV of `raw`; returns the FOV count."""
+    """Write `out`/<id>.png, `out`/masks/ and `out`/index.csv for every FOV of `raw`; returns the FOV count.
+    The FOVs are merged on `workers` threads, or on the Dask cluster of params.workers / params.scheduler
+    (msrgan.cluster): the same files either way."""
+    if params.scheduler:   # the cluster's workers may run elsewhere: paths that do not depend on their folder
+        raw, out = Path(raw).absolute(), Path(out).absolute()
     fovs = scan_raw(raw, required=tuple(dict.fromkeys(params.rgb)))
     with atomic_dir(out) as tmp:
-        sizes = thread_map(lambda fov: merge_fov(fov, params, tmp), fovs, "merge", workers)
+        sizes = cluster_map(lambda fov: merge_fov(fov, params, tmp), fovs, "merge", params.workers,
+                            params.scheduler, workers, scheduler_name="params.yaml: merge.scheduler")
         with atomic_path(tmp / "index.csv") as index, open(index, "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["id", "labels", "masks", PIXEL_SIZE])

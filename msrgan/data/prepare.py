@@ -30,6 +30,7 @@ import numpy as np
 
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.classes import format_labels, parse_labels
+from msrgan.cluster import cluster_map
 from msrgan.data.degrade import downscale
 from msrgan.data.foreground import foreground_mask
 from msrgan.data.merge import PIXEL_SIZE, parse_pixel_size
@@ -37,7 +38,6 @@ from msrgan.data.optics import Acquisition, acquire
 from msrgan.data.processed import ACQUIRED, DOMAIN, INDEX, INDEX_COLUMNS, NORMALISATION, check_pair
 from msrgan.data.raw import LR, read_csv_rows
 from msrgan.data.split import SPLITS, split_fovs
-from msrgan.data.threads import thread_map
 from msrgan.errors import fail
 from msrgan.imageio import image_size, read_image, read_png_rgb, write_png
 from msrgan.params import Prepare
@@ -78,8 +78,12 @@ def read_merged_index(merged: Path) -> list[MergedFov]:
 
 def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged",
             out: str | os.PathLike = "data/processed", workers: int | None = None) -> list[dict]:
-    """Write `out`/{train,val,test}/{hr,lr}/<id>.png, `out`/masks/ and `out`/index.csv; returns the index rows."""
+    """Write `out`/{train,val,test}/{hr,lr}/<id>.png, `out`/masks/ and `out`/index.csv; returns the index rows.
+    The FOVs are prepared on `workers` threads, or on the Dask cluster of params.workers / params.scheduler
+    (msrgan.cluster): the same files either way."""
     merged = Path(merged)
+    if params.scheduler:   # the cluster's workers may run elsewhere: paths that do not depend on their folder
+        merged, out = merged.absolute(), Path(out).absolute()
     if params.hr_size % params.scale:
         fail(f"params.yaml: prepare.hr_size: {params.hr_size} is not a multiple of prepare.scale ({params.scale})")
     fovs = read_merged_index(merged)
@@ -88,8 +92,10 @@ def prepare(params: Prepare, seed: int, merged: str | os.PathLike = "data/merged
         for name in SPLITS:
             for kind in ("hr", "lr"):
                 (tmp / name / kind).mkdir(parents=True)
-        rows = [row for fov_rows in thread_map(lambda fov: prepare_fov(fov, splits[fov.id], params, merged, tmp,
-                                                                       seed), fovs, "prepare", workers)
+        rows = [row for fov_rows in cluster_map(lambda fov: prepare_fov(fov, splits[fov.id], params, merged, tmp,
+                                                                        seed), fovs, "prepare", params.workers,
+                                                params.scheduler, workers,
+                                                scheduler_name="params.yaml: prepare.scheduler")
                 for row in fov_rows]
         counts = {name: sum(r["split"] == name for r in rows) for name in SPLITS}
         for name in SPLITS:

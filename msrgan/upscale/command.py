@@ -1,13 +1,18 @@
 """`python -m msrgan upscale INPUT... --model generator.pt --out DIR`: upscale a user's own images file by file.
 
 A file that cannot be upscaled gets one `error:` line on stderr naming it and the others still run; the exit status
-is 1 when any failed, 2 for a bad --model or option, 0 otherwise.
+is 1 when any failed, 2 for a bad --model or option, 0 otherwise. The files go one after another through this
+process, or, with `--workers N` / `--scheduler ADDRESS`, to the workers of a Dask cluster (msrgan.upscale.workers).
+An output finished by an earlier call with the same settings is skipped (msrgan.upscale.resume), so a call started
+again after an interruption does only the rest.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +21,13 @@ import torch
 from tqdm import tqdm
 
 from msrgan.atomic import atomic_path, write_text
+from msrgan.cluster import check_cluster_options, uses_cluster
 from msrgan.errors import UserError, fail
 from msrgan.imageio import image_suffix, write_png
 from msrgan.tiffmeta import pixel_size_um
 from msrgan.upscale.consistency import Consistency
 from msrgan.upscale.imagefile import TILE, read_input, write_output, write_tiles
+from msrgan.upscale.resume import Journal, file_sha256, input_stamp, remove_stale_temporaries, settings_key
 from msrgan.upscale.upscaler import Upscaler, load_upscaler
 
 HELP = "upscale your own microscopy images (TIFF/OME-TIFF/ImageJ, PNG, JPEG; 8/16-bit; 1-4 channels)"
@@ -51,6 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consistency-threshold", type=float, default=0.05,
                         help="difference (fraction of the intensity range) counted as 'off' (default 0.05)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no per-file lines")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="1 (default): the files one after another in this process; N: on a local Dask "
+                             "cluster of N worker processes sharing this machine's cores, each loading the "
+                             "generator once")
+    parser.add_argument("--scheduler", default="", metavar="ADDRESS",
+                        help="send the files to an existing Dask cluster: its scheduler's address "
+                             "(tcp://host:8786) or scheduler file; inputs, model and --out must be on paths every "
+                             "worker sees (README: 'A whole screen on a Dask cluster')")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per file on a Dask worker (default: with --workers, the cores divided "
+                             "between the workers; with --scheduler, the worker's cores divided by its threads)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo every output; by default an output finished by an earlier call with the same "
+                             "model and options is skipped")
 
 
 def setup(args: argparse.Namespace) -> Upscaler:
@@ -61,8 +82,13 @@ def setup(args: argparse.Namespace) -> Upscaler:
         fail("--out: required (the folder for the upscaled images)")
     if not 0 < args.consistency_threshold < 1:
         fail(f"--consistency-threshold: between 0 and 1, got {args.consistency_threshold}")
-    upscaler = load_upscaler(args.model, args.device, args.precision, args.channels, args.tile, args.overlap,
-                             args.batch, args.compile)
+    check_cluster_options(args.workers, args.scheduler)
+    if args.threads < 0:
+        fail(f"--threads: at least 1 (0: the default), got {args.threads}")
+    # The workers of a --scheduler cluster may have a device this machine lacks (a GPU): checked on the CPU here.
+    device, precision = ("cpu", "fp32") if args.scheduler else (args.device, args.precision)
+    upscaler = load_upscaler(args.model, device, precision, args.channels, args.tile, args.overlap, args.batch,
+                             args.compile and not args.scheduler)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} is a file, not a folder")
@@ -116,8 +142,10 @@ def collect(inputs: list[str], out: Path) -> list[tuple[Path, Path] | str]:
     return jobs
 
 
-def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Namespace, bar: tqdm) -> str:
-    """Upscale one file to `dest` (and its consistency map beside it); a one-line description of what was done."""
+def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Namespace, bar: tqdm
+                 ) -> tuple[str, list[Path]]:
+    """Upscale one file to `dest` (and its consistency map beside it); a one-line description of what was done,
+    and the files written."""
     image = read_input(src)
     planes = image.planes()
     count, height, width, channels = planes.shape
@@ -142,15 +170,51 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     for remark in remarks:
         if remark:
             line += f"\n  note: {remark}"
+    written = [dest]
     if check is not None:
         base = dest.with_name(dest.name + ".consistency")
         if count == 1:
-            write_png(base.with_name(base.name + ".png"), maps[0])
+            written.append(base.with_name(base.name + ".png"))
+            write_png(written[-1], maps[0])
         else:
-            write_consistency_stack(base.with_name(base.name + ".tif"), np.stack(maps))
-        write_text(base.with_name(base.name + ".txt"), f"{dest.name}: {check.summary()}\n")
+            written.append(base.with_name(base.name + ".tif"))
+            write_consistency_stack(written[-1], np.stack(maps))
+        written.append(base.with_name(base.name + ".txt"))
+        write_text(written[-1], f"{dest.name}: {check.summary()}\n")
         line += f"\n  {check.summary()}"
-    return line
+    return line, written
+
+
+@dataclass
+class Outcome:
+    """What became of one input: `ok`, the per-file line or the error message, and for a finished output the
+    journal's facts (msrgan.upscale.resume): the input's stamp and {file relative to the output folder: size}."""
+    ok: bool
+    text: str
+    stamp: list[int] | None = None
+    files: dict[str, int] | None = None
+
+
+def upscale_job(src: Path, dest: Path, out: Path, upscaler: Upscaler, args: argparse.Namespace, bar: tqdm
+                ) -> Outcome:
+    """Upscale `src` to `dest` (under the output folder `out`), catching its failure as one line: a UserError's
+    message, an OSError or out-of-memory error with the file's name, anything else as 'unexpected' (and the other
+    files go on). Stale temporary files of an interrupted earlier run for `dest` are removed first."""
+    try:
+        remove_stale_temporaries(dest)
+        stamp = input_stamp(src) if src.is_file() else None
+        line, written = upscale_file(src, dest, upscaler, args, bar)
+        return Outcome(True, line, stamp, {p.relative_to(out).as_posix(): p.stat().st_size for p in written})
+    except UserError as exc:
+        message = str(exc)
+    except (OSError, MemoryError, torch.OutOfMemoryError) as exc:
+        message = f"{src}: {type(exc).__name__}: {exc}".splitlines()[0]
+        if not isinstance(exc, OSError):
+            message += " (try a smaller --tile or --batch)"
+    except Exception as exc:  # noqa: BLE001 - one file's unforeseen failure must not stop the batch
+        message = (f"{src}: not upscaled, unexpected {type(exc).__name__}: {exc}".splitlines()[0]
+                   + " (please report it)")
+    return Outcome(False, message)
 
 
 def write_consistency_stack(path: Path, maps: np.ndarray) -> None:
@@ -164,32 +228,42 @@ def run(args: argparse.Namespace) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    jobs = collect(args.inputs, Path(args.out))
+    out = Path(args.out)
+    jobs = collect(args.inputs, out)
+    journal = Journal.open(out, settings_key(args, file_sha256(args.model)))
+    todo = [job for job in jobs if isinstance(job, str) or args.overwrite or not journal.complete(*job)]
+    skipped = len(jobs) - len(todo)
     failed = 0
     start = time.perf_counter()
-    with tqdm(total=0, unit="tile", disable=True if args.quiet else None, leave=False) as bar:
-        for job in jobs:
-            if isinstance(job, str):
-                message = job
+    if uses_cluster(args.workers, args.scheduler):
+        from msrgan.upscale.workers import upscale_on_cluster   # distributed is imported only for a cluster run
+
+        del upscaler   # each worker loads its own
+        outcomes = upscale_on_cluster(todo, out, args)
+    else:
+        outcomes = sequential(todo, out, upscaler, args)
+    try:
+        for job, outcome in outcomes:
+            if outcome.ok:
+                journal.record(job[1], outcome.stamp, outcome.files)
+                if not args.quiet:
+                    tqdm.write(outcome.text)
             else:
-                try:
-                    line = upscale_file(*job, upscaler, args, bar)
-                except UserError as exc:
-                    message = str(exc)
-                except (OSError, MemoryError, torch.OutOfMemoryError) as exc:
-                    message = f"{job[0]}: {type(exc).__name__}: {exc}".splitlines()[0]
-                    if not isinstance(exc, OSError):
-                        message += " (try a smaller --tile or --batch)"
-                except Exception as exc:  # noqa: BLE001 - one file's unforeseen failure must not stop the batch
-                    message = (f"{job[0]}: not upscaled, unexpected {type(exc).__name__}: {exc}".splitlines()[0]
-                               + " (please report it)")
-                else:
-                    if not args.quiet:
-                        tqdm.write(line)
-                    continue
-            failed += 1
-            tqdm.write(f"error: {message}", file=sys.stderr)
+                failed += 1
+                tqdm.write(f"error: {outcome.text}", file=sys.stderr)
+    except UserError as exc:   # the cluster could not be reached or started
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not args.quiet:
-        print(f"upscaled {len(jobs) - failed} of {len(jobs)} input(s) in {time.perf_counter() - start:.1f} s"
+        print(f"upscaled {len(todo) - failed} of {len(jobs)} input(s) in {time.perf_counter() - start:.1f} s"
+              f"{f'; {skipped} already complete, skipped (--overwrite redoes them)' if skipped else ''}"
               f"{f'; {failed} failed' if failed else ''}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def sequential(jobs: list[tuple[Path, Path] | str], out: Path, upscaler: Upscaler, args: argparse.Namespace
+               ) -> Iterator[tuple[tuple[Path, Path] | str, Outcome]]:
+    """(job, outcome) for each job, in order, upscaled in this process with one progress bar over the tiles."""
+    with tqdm(total=0, unit="tile", disable=True if args.quiet else None, leave=False) as bar:
+        for job in jobs:
+            yield job, (Outcome(False, job) if isinstance(job, str) else upscale_job(*job, out, upscaler, args, bar))
