@@ -8,6 +8,7 @@ import yaml
 
 from msrgan.errors import UserError
 from msrgan.params import SECTIONS, load_params, parse_section, section
+from msrgan.stage import run_stage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,6 +48,19 @@ def test_bad_params_name_the_key(tmp_path, monkeypatch, text, message):
 def test_missing_params_file(tmp_path):
     with pytest.raises(UserError, match="params file not found"):
         section("fetch", tmp_path / "none.yaml")
+
+
+def test_a_stage_reads_several_sections_through_run_stage(tmp_path, capsys):
+    """report reads evaluate's and segment's examples: both typed, the seed once, a bad key one line and exit 2."""
+    (tmp_path / "p.yaml").write_text("seed: 7\nevaluate:\n  examples: 3\nsegment:\n  examples: 2\n")
+    got = []
+    run_stage(("evaluate", "segment"), lambda seed, e, s: got.append((seed, e.examples, s.examples)),
+              str(tmp_path / "p.yaml"))
+    assert got == [(7, 3, 2)]
+    (tmp_path / "p.yaml").write_text("segment:\n  exampels: 2\n")
+    with pytest.raises(SystemExit) as exit_:
+        run_stage(("evaluate", "segment"), lambda *_: None, str(tmp_path / "p.yaml"))
+    assert exit_.value.code == 2 and "segment.exampels: unknown key" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text, root, labels", [

@@ -37,19 +37,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--license", default=defaults.license, help=f"SPDX id (default {defaults.license})")
 
 
+def export_package(model: str | Path, out: str | Path, *, sample: str | None = None, raw="data/raw",
+                   processed="data/processed", metrics="metrics/evaluate.json", authors: list[str] | None = None,
+                   license: str | None = None, force: bool = False) -> Path:
+    """The routine `msrgan export` and the export stage share: check `out` before any work, take the test field
+    from `sample` (else the pipeline's first test field in `raw`/`processed`), the evaluation from `metrics`
+    (skipped when missing), write the package and return its path. Every expected problem (an existing `out`
+    without `force`, invalid metrics JSON or a value that is no number, a foreign model file, missing data) is a
+    UserError, raised before anything is written."""
+    check_output(Path(out), force)   # before any work
+    field, source = file_field(sample) if sample else pipeline_field(raw, processed)
+    evaluation = {}
+    if Path(metrics).is_file():
+        try:
+            evaluation = json.loads(Path(metrics).read_text())
+        except json.JSONDecodeError as exc:
+            fail(f"{metrics}: not valid JSON ({exc.msg})")
+        evaluation_table(evaluation, str(metrics))   # a value that is no number: one line now, not later
+    defaults = Export()
+    return export(model, out, field, source, evaluation, training_domain(processed), authors or defaults.authors,
+                  license or defaults.license, force)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        check_output(Path(args.out), args.force)   # before any work
-        field, source = file_field(args.sample) if args.sample else pipeline_field(args.raw, args.processed)
-        evaluation = {}
-        if Path(args.metrics).is_file():
-            try:
-                evaluation = json.loads(Path(args.metrics).read_text())
-            except json.JSONDecodeError as exc:
-                fail(f"{args.metrics}: not valid JSON ({exc.msg})")
-            evaluation_table(evaluation, args.metrics)   # a value that is no number: one line now, not later
-        out = export(args.model, args.out, field, source, evaluation, training_domain(args.processed),
-                     args.authors or Export().authors, args.license, args.force)
+        out = export_package(args.model, args.out, sample=args.sample, raw=args.raw, processed=args.processed,
+                             metrics=args.metrics, authors=args.authors, license=args.license, force=args.force)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
