@@ -85,10 +85,15 @@ def setup(args: argparse.Namespace) -> Upscaler:
     check_cluster_options(args.workers, args.scheduler)
     if args.threads < 0:
         fail(f"--threads: at least 1 (0: the default), got {args.threads}")
-    # The workers of a --scheduler cluster may have a device this machine lacks (a GPU): checked on the CPU here.
-    device, precision = ("cpu", "fp32") if args.scheduler else (args.device, args.precision)
+    device, precision, compiled = args.device, args.precision, args.compile
+    if uses_cluster(args.workers, args.scheduler):
+        # The model and options are checked here on the CPU (the workers load their own copy: no GPU memory is held
+        # here); a --scheduler cluster's workers may have a device this machine lacks.
+        if not args.scheduler and args.device == "cuda" and not torch.cuda.is_available():
+            fail("--device: cuda requested but no CUDA device is available (use auto or cpu)")
+        device, precision, compiled = "cpu", "fp32", False
     upscaler = load_upscaler(args.model, device, precision, args.channels, args.tile, args.overlap, args.batch,
-                             args.compile and not args.scheduler)
+                             compiled)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} is a file, not a folder")
