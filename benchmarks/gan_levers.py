@@ -80,7 +80,7 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
     from msrgan.evaluation.judges import IndependentJudge
     from msrgan.evaluation.metrics import psnr, ssim
     from msrgan.evaluation.predict import generator, interpolation
-    from msrgan.evaluation.spectrum import spectral_fidelity
+    from msrgan.evaluation.measures import Context, image_values, metric
     from msrgan.models.judge import load_judge
     from msrgan.train.dataset import load_split
     import cv2
@@ -96,7 +96,9 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
         srs = upscale(lrs)
         kid = judge.kid(100, len(hrs) // 2)
         kid.update(hrs, srs)
-        spectral = [spectral_fidelity(h, s) for h, s in zip(hrs, srs)]
+        keys = ("hf_power_r", "hf_power_g", "hf_power_b", "hf_power_dev", "lsd")
+        spectral = [image_values(h, s, lr, Context(), tuple(metric(k) for k in keys))
+                    for h, s, lr in zip(hrs, srs, lrs)]
         out[name] = {"psnr": float(np.mean([psnr(h, s) for h, s in zip(hrs, srs)])),
                      "ssim": float(np.mean([ssim(h, s) for h, s in zip(hrs, srs)])),
                      **{k: float(np.nanmean([v[k] for v in spectral])) for k in spectral[0]},

@@ -11,6 +11,7 @@ from scipy.special import j0
 from skimage.metrics import peak_signal_noise_ratio
 
 from msrgan.evaluation import metrics as M
+from msrgan.evaluation.measures import Context, image_values, per_image
 from msrgan.gridpattern import grid_pattern
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
 
@@ -27,7 +28,7 @@ def test_identical_images():
     hr = textured()
     assert M.psnr(hr, hr) == float("inf")
     assert M.ssim(hr, hr) == pytest.approx(1.0)
-    assert M.channel_psnr(hr, hr) == {"psnr_r": float("inf"), "psnr_g": float("inf"), "psnr_b": float("inf")}
+    assert [M.channel_psnr(hr, hr, c) for c in range(3)] == [float("inf")] * 3
     assert M.nrmse_care(hr, hr) == pytest.approx(0.0, abs=1e-12)
     assert M.frc_resolution_rgb(hr, hr) == 2.0   # correlation 1 up to Nyquist
 
@@ -40,9 +41,8 @@ def test_constant_offset_gives_the_known_psnr():
     assert M.psnr(hr, sr) == pytest.approx(peak_signal_noise_ratio(hr, sr, data_range=255))
     only_green = hr.copy()
     only_green[..., 1] += 10                     # RGB MSE = 100 / 3
-    per = M.channel_psnr(hr, only_green)
-    assert per["psnr_g"] == pytest.approx(expected)
-    assert per["psnr_r"] == per["psnr_b"] == float("inf")
+    assert M.channel_psnr(hr, only_green, 1) == pytest.approx(expected)
+    assert M.channel_psnr(hr, only_green, 0) == M.channel_psnr(hr, only_green, 2) == float("inf")
     assert M.psnr(hr, only_green) == pytest.approx(10 * np.log10(255**2 * 3 / 100))
 
 
@@ -158,7 +158,7 @@ def test_grid_pattern_sees_a_checkerboard_that_lr_consistency_cannot():
     assert grid_pattern(bicubic, 4).max() < 0.2     # bicubic leaves (almost) nothing at the grid frequencies
     assert grid_pattern(checker, 4) == pytest.approx(3, abs=0.2)
     assert M.lr_consistency(checker, lr) == pytest.approx(M.lr_consistency(bicubic, lr), abs=0.1)
-    assert M.image_metrics(hr, checker, lr)["grid_pattern"] == pytest.approx(3, abs=0.2)
+    assert image_values(hr, checker, lr, Context())["grid_pattern"] == pytest.approx(3, abs=0.2)
 
 
 def test_flat_field_pattern_is_zero_for_bicubic_and_the_amplitude_of_a_checkerboard():
@@ -183,10 +183,10 @@ def test_perceptual_distance_is_zero_for_identical_images_and_grows_with_noise()
     assert distance(hr, large)[0] == pytest.approx(d[2], rel=1e-5)   # batched == one at a time
 
 
-def test_image_metrics_has_every_column():
+def test_every_per_image_metric_is_computed_here_or_by_the_network_judges():
     hr = textured(11, size=96)
     lr = cv2.resize(hr, (24, 24), interpolation=cv2.INTER_CUBIC)
     sr = cv2.resize(lr, (96, 96), interpolation=cv2.INTER_CUBIC)
-    values = M.image_metrics(hr, sr, lr)
-    assert set(values) | {"perceptual"} == set(M.METRICS)
+    values = image_values(hr, sr, lr, Context())
+    assert set(values) | {"perceptual", "judge_distance", "vif", "ms_ssim"} == set(per_image())
     assert values["psnr"] == pytest.approx(peak_signal_noise_ratio(hr, sr, data_range=255))

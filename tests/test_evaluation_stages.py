@@ -237,3 +237,37 @@ def test_evaluate_streams_in_chunks_and_scores_independent_lr_acquisitions(tmp_p
                                                 data_range=255) for h, l in ((hr0, lr0), (hr, lr))])
     assert summary["bicubic"]["acquired"]["psnr"] == pytest.approx(expected, rel=1e-6)
     assert "acquired" not in json.loads((tmp_path / "m1" / "evaluate.json").read_text())["bicubic"]
+
+
+def test_a_method_and_a_metric_are_one_entry_each(tmp_path, monkeypatch):
+    """Adding a method (here nearest-neighbour interpolation) or a per-image metric (here the mean absolute error)
+    is one entry in the catalogues: evaluate scores it, tests it, and the report and segment show it."""
+    from msrgan.evaluation import measures, methods
+    from msrgan.evaluation.evaluate import evaluate
+    from msrgan.report.document import report
+    from msrgan.segmentation.study import segment_study
+
+    monkeypatch.setattr(methods, "METHODS", methods.METHODS + (
+        methods.Method("nearest", "Nearest neighbour", "#00aa88", interpolation=cv2.INTER_NEAREST),))
+    monkeypatch.setattr(measures, "METRICS", measures.METRICS + (measures.Metric(
+        "mae", "Mean absolute error", "MAE", "levels", higher=False,
+        compute=lambda hr, sr, lr, c: float(np.abs(hr.astype(float) - sr).mean())),))
+    processed = make_processed(tmp_path / "processed", n_test=4)
+    models = make_models(tmp_path / "models")
+    evaluate(parse_section("evaluate", {"bootstrap": 100, "kid_subsets": 5}), 1, processed, models, tmp_path / "sr",
+             tmp_path / "metrics")
+    segment_study(parse_section("segment", {"bootstrap": 100}), 1, processed, tmp_path / "sr", tmp_path / "metrics",
+                  tmp_path / "segmentation")
+    text = report(tmp_path / "metrics", processed, tmp_path / "sr", 2, tmp_path / "segmentation", 2)
+    summary = json.loads((tmp_path / "metrics" / "evaluate.json").read_text())
+    table = pd.read_csv(tmp_path / "metrics" / "evaluate_per_image.csv")
+    hr = read_png_rgb(processed / "test" / "hr" / "fov000.png")
+    sr = read_png_rgb(tmp_path / "sr" / "nearest" / "fov000.png")
+    assert summary["nearest"]["mae"] > summary["bicubic"]["mae"] > 0
+    row = table[(table.method == "nearest") & (table.id == "fov000")].iloc[0]
+    assert row.mae == pytest.approx(np.abs(hr.astype(float) - sr).mean(), rel=1e-5)
+    tests = json.loads((tmp_path / "metrics" / "evaluate_tests.json").read_text())["tests"]
+    assert any(t["metric"] == "mae" for t in tests)
+    assert "Nearest neighbour" in text and "Mean absolute error" in text
+    segment = json.loads((tmp_path / "metrics" / "segment.json").read_text())
+    assert "nearest" in segment

@@ -225,13 +225,14 @@ def test_code_fingerprint_follows_the_imported_code_only(tmp_path, monkeypatch):
 
 def test_the_validation_gain_is_measured_against_evaluates_bicubic(trained):
     from msrgan.evaluation.metrics import psnr, ssim
+    from msrgan.evaluation.methods import by_name
     from msrgan.evaluation.predict import upscalers
     from msrgan.train.dataset import load_split
     from msrgan.train.validation import bicubic_metrics
     base, *_ = trained
     val = load_split(base / "processed", "val")
     hrs = list(val.hr.permute(0, 2, 3, 1).numpy())
-    srs = upscalers({}, 4)["bicubic"]([np.ascontiguousarray(x) for x in val.lr.permute(0, 2, 3, 1).numpy()])
+    srs = upscalers([by_name("bicubic")], None, 4)["bicubic"]([np.ascontiguousarray(x) for x in val.lr.permute(0, 2, 3, 1).numpy()])
     reference = bicubic_metrics(val)
     assert reference["psnr"] == pytest.approx(np.mean([psnr(h, s) for h, s in zip(hrs, srs)]), rel=1e-9)
     assert reference["ssim"] == pytest.approx(np.mean([ssim(h, s) for h, s in zip(hrs, srs)]), rel=1e-9)

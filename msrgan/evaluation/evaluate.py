@@ -12,10 +12,11 @@ from tqdm import tqdm
 from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.data.processed import check_pair, training_data_meta
 from msrgan.errors import fail
-from msrgan.evaluation.catalogue import COMPARISONS, METHODS, PER_IMAGE, TESTED
+from msrgan.evaluation.measures import Context, image_values, per_image, tested
+from msrgan.evaluation.methods import COMPARISONS, all_methods
 from msrgan.evaluation.judges import IndependentJudge, NetworkJudges
-from msrgan.evaluation.metrics import PerceptualDistance, flat_field_pattern, frc_curve, image_metrics, psnr, ssim
-from msrgan.evaluation.spectrum import HIGH_BAND, mean_radial_spectrum, spectral_fidelity
+from msrgan.evaluation.metrics import PerceptualDistance, flat_field_pattern, frc_curve, psnr, ssim
+from msrgan.evaluation.spectrum import HIGH_BAND, mean_radial_spectrum
 from msrgan.evaluation.predict import upscalers
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_png_rgb, write_png
@@ -29,7 +30,7 @@ CHUNK = 64   # test images in memory at once (with their SR images by every meth
 
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
              sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
-    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means of every catalogue metric, each method's grid
+    """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means of every metric of measures.py, each method's grid
     pattern on flat fields, KID and the judge's mAP, HR's mAP and, where the test split has independent LR
     acquisitions, the scores on those), evaluate_per_image.csv, evaluate_tests.json, frc_curves.json and
     spectra.json (the report stage draws the figures); return the per-image table. The test split is read CHUNK
@@ -40,7 +41,8 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     domain = training_data_meta(processed).get("domain")   # how the LR was made, for the LR consistency
     scale = test_scale(items[0])
     device = str(pick_runtime(params.device, params.precision, key="evaluate.device").device)
-    methods = upscalers({m.name: str(models / m.model) for m in METHODS if m.model}, scale, device, params.precision)
+    methods = upscalers(all_methods(), models, scale, device, params.precision)
+    context = Context(tuple(params.nrmse_percentiles), params.frc_threshold, domain)
     judges = network_judges(params, models, device)
 
     rows, acquired, curves = [], [], Curves()
@@ -60,8 +62,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
                 learned = judges.score(method, hrs, srs)
                 for k, (item, lr, hr, sr) in enumerate(zip(chunk, lrs, hrs, srs)):
                     write_png(tmp / method / f"{item.id}.png", sr)
-                    values = image_metrics(hr, sr, lr, tuple(params.nrmse_percentiles), params.frc_threshold, domain)
-                    values |= spectral_fidelity(hr, sr) | {key: float(v[k]) for key, v in learned.items()}
+                    values = image_values(hr, sr, lr, context) | {key: float(v[k]) for key, v in learned.items()}
                     rows.append(((order, start + k), {"id": item.id, "method": method, **values}))
                     bar.update(1)
                 curves.add(method, hrs, srs)
@@ -70,9 +71,9 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
                     acquired += [{"method": method, "psnr": psnr(hr, sr), "ssim": ssim(hr, sr)}
                                  for (hr, _), sr in zip(acquired_pairs, srs)]
     bar.close()
-    table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *PER_IMAGE])
+    table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *per_image()])
     summary = summarise(table, methods, judges, acquired, seed)
-    tests = compare(table, TESTED, COMPARISONS, seed=seed, n_boot=params.bootstrap, alpha=params.alpha)
+    tests = compare(table, tested(), COMPARISONS, seed=seed, n_boot=params.bootstrap, alpha=params.alpha)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     write_text(metrics_dir / "evaluate.json", json.dumps(summary, indent=2) + "\n")
     write_text(metrics_dir / "evaluate_tests.json",
@@ -98,7 +99,7 @@ def summarise(table: pd.DataFrame, methods: dict, judges: NetworkJudges, acquire
     """evaluate.json: per method the mean of every per-image metric, its grid pattern on flat fields, the set-level
     judges (KID, task mAP) and the scores on independent LR acquisitions; 'hr': the judge's mAP on HR itself."""
     summary = {m: {k: finite_or_none(table.loc[table["method"] == m, k].replace([np.inf, -np.inf], np.nan).mean())
-                   for k in PER_IMAGE} for m in methods}
+                   for k in per_image()} for m in methods}
     for method, upscale in methods.items():
         summary[method]["flat_grid_pattern"] = flat_field_pattern(upscale)   # the checkerboard where nothing hides it
         summary[method] |= {k: finite_or_none(v) for k, v in judges.summary(method, seed).items()}

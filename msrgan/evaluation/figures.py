@@ -13,7 +13,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
 
 from msrgan.atomic import atomic_path  # noqa: E402
-from msrgan.evaluation.catalogue import METHODS, METRICS, colour, label as name  # noqa: E402
+from msrgan.evaluation.measures import all_metrics  # noqa: E402
+from msrgan.evaluation.methods import all_methods, colour, label as name  # noqa: E402
 
 
 def save(fig, path: str | Path, dpi: int = 110) -> None:
@@ -44,7 +45,7 @@ def zoom_box(hr: np.ndarray, frac: float = 0.3) -> tuple[int, int, int]:
 def examples_grid(path, items, lrs, hrs, srs: dict[str, list[np.ndarray]], table: pd.DataFrame, n: int) -> None:
     """Rows of LR | Bicubic | SRResNet | mSRGAN | HR for test images spread from worst to best mSRGAN PSNR, each
     followed by a row of the same zoomed window (marked by the box)."""
-    methods = [m.name for m in METHODS if m.in_figures and m.name in srs]
+    methods = [m.name for m in all_methods() if m.in_figures and m.name in srs]
     ids = [it.id for it in items]
     key = "msrgan" if "msrgan" in srs else methods[-1]
     psnr = table[table["method"] == key].set_index("id")["psnr"]
@@ -105,7 +106,7 @@ def method_boxes(ax, data: list[np.ndarray], methods: list[str], higher: bool | 
 
 def metric_distributions(path, table: pd.DataFrame, methods: list[str]) -> None:
     """Box plot of each metric per method over the test images, with the images as dots (jittered)."""
-    shown = [m for m in METRICS if m.in_distributions and m.key in table]
+    shown = [m for m in all_metrics() if m.in_distributions and m.key in table]
     fig, axes = plt.subplots(2, (len(shown) + 1) // 2, figsize=(4.4 * ((len(shown) + 1) // 2), 7.5), squeeze=False)
     rng = np.random.default_rng(0)
     for ax in axes.ravel()[len(shown):]:

@@ -15,7 +15,6 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from msrgan.data.optics import redownscale  # how an LR image is made, by the recorded degradation
 from msrgan.gridpattern import grid_pattern
 
-CHANNELS = ("r", "g", "b")
 FRC_THRESHOLD = 1 / 7
 
 
@@ -31,9 +30,9 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
     return float(structural_similarity(reference, test, channel_axis=2, data_range=255))
 
 
-def channel_psnr(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
-    """PSNR of each stain on its own: {'psnr_r': .., 'psnr_g': .., 'psnr_b': ..}."""
-    return {f"psnr_{c}": psnr(reference[..., i], test[..., i]) for i, c in enumerate(CHANNELS)}
+def channel_psnr(reference: np.ndarray, test: np.ndarray, channel: int) -> float:
+    """PSNR of one stain (channel index of H x W x C images) on its own."""
+    return psnr(reference[..., channel], test[..., channel])
 
 
 def percentile_normalise(x: np.ndarray, pmin: float = 0.1, pmax: float = 99.9) -> np.ndarray | None:
@@ -189,17 +188,6 @@ def _to_tensor(images: np.ndarray, device: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255).to(device)
 
 
-def image_metrics(hr: np.ndarray, sr: np.ndarray, lr: np.ndarray, nrmse_percentiles=(0.1, 99.9),
-                  frc_threshold: float = FRC_THRESHOLD, domain: dict | None = None) -> dict[str, float]:
-    """Every per-image metric except the perceptual distance (which batches through the network); `domain`: how
-    the LR was made (prepare's domain.json), for the LR consistency."""
-    return {
-        "psnr": psnr(hr, sr),
-        "ssim": ssim(hr, sr),
-        **channel_psnr(hr, sr),
-        "nrmse": nrmse_care(hr, sr, nrmse_percentiles),
-        "frc_resolution": frc_resolution_rgb(hr, sr, frc_threshold),
-        "lr_psnr": lr_consistency(sr, lr, domain),
-        "grid_pattern": float(np.sqrt(np.square(grid_pattern(sr, sr.shape[0] // lr.shape[0])).mean())),
-    }
-
+def grid_rms(sr: np.ndarray, scale: int) -> float:
+    """The grid pattern of an SR image (`grid_pattern`), as one RMS over its channels, 8-bit levels."""
+    return float(np.sqrt(np.square(grid_pattern(sr, scale)).mean()))

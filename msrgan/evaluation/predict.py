@@ -1,10 +1,10 @@
-"""Upscaling the test LR images with each method under study: two classical interpolations and the two generators,
-the generators through the same Upscaler as `msrgan upscale`."""
+"""Upscaling the test LR images with each method under study (msrgan/evaluation/methods.py): classical
+interpolations, and generators through the same Upscaler as `msrgan upscale`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-import cv2
 import numpy as np
 
 from msrgan.data.degrade import upscale as classical
@@ -32,12 +32,8 @@ def generator(path: str, scale: int, device: str = "auto", precision: str = "aut
     return upscale
 
 
-def upscalers(models: dict[str, str], scale: int, device: str = "auto", precision: str = "auto") -> dict[str, Upscaler]:
-    """Every method by name, in the order tables show them: bicubic, lanczos, then the generators in `models`."""
-    methods: dict[str, Upscaler] = {
-        "bicubic": interpolation(cv2.INTER_CUBIC, scale),
-        "lanczos": interpolation(cv2.INTER_LANCZOS4, scale),
-    }
-    for name, path in models.items():
-        methods[name] = generator(path, scale, device, precision)
-    return methods
+def upscalers(methods, models, scale: int, device: str = "auto", precision: str = "auto") -> dict[str, Upscaler]:
+    """Every method of `methods` (msrgan.evaluation.methods.Method entries) by name, in their order: a classical
+    interpolation by its OpenCV flag, a generator by its file in the folder `models`."""
+    return {m.name: interpolation(m.interpolation, scale) if m.model is None else
+            generator(str(Path(models) / m.model), scale, device, precision) for m in methods}

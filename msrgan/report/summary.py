@@ -2,12 +2,17 @@
 that it cites by name; the rest of its numbers are stated as measured, not as comparisons."""
 from __future__ import annotations
 
-from msrgan.evaluation.catalogue import METRIC, METRICS, TESTED, label
+from msrgan.evaluation.measures import all_metrics, metric, tested
+from msrgan.evaluation.methods import label
 from msrgan.report.verdicts import Tally, compared, tally
 
 FIDELITY = ("psnr", "ssim")
-INDEPENDENT = tuple(m.key for m in METRICS if m.judge == "independent" and m.key in TESTED)
 SEGMENTATION = ("nuclei_dice", "nuclei_f1", "cells_dice", "cells_f1")
+
+
+def independent_judges() -> tuple[str, ...]:
+    """The tested per-image metrics of judges no generator trained against."""
+    return tuple(m.key for m in all_metrics() if m.judge == "independent" and m.key in tested())
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -15,7 +20,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def _names(keys) -> str:
-    words = [METRIC[k].short if k in METRIC else k.replace("_", " ") for k in keys]
+    words = [metric(k).short if metric(k) else k.replace("_", " ") for k in keys]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -41,7 +46,7 @@ def in_short(eval_tests: dict, seg_tests: dict) -> str:
     segmentation, each clause one comparison's test verdicts."""
     clauses = [phrase(tally(eval_tests, "msrgan", "bicubic", FIDELITY), "bicubic", "pixel fidelity (PSNR, SSIM)"),
                phrase(tally(eval_tests, "msrgan", "srresnet", FIDELITY), "srresnet", "pixel fidelity (PSNR, SSIM)")]
-    independent = tally(eval_tests, "msrgan", "srresnet", INDEPENDENT)
+    independent = tally(eval_tests, "msrgan", "srresnet", independent_judges())
     if independent.tested:
         clauses.append("on the judges it never trained against it is " +
                        phrase(independent, "srresnet", "any of them"))
@@ -62,7 +67,7 @@ def summary_paragraph(evaluate: dict, eval_tests: dict, segment: dict, seg_tests
            f"{_fmt(e['bicubic'].get('ssim'))} for bicubic interpolation and {_fmt(e['srresnet'].get('psnr'), 2)} dB / "
            f"{_fmt(e['srresnet'].get('ssim'))} for SRResNet (the same generator trained on pixel error alone)."]
     for baseline in ("bicubic", "srresnet"):
-        t = tally(eval_tests, "msrgan", baseline, TESTED)
+        t = tally(eval_tests, "msrgan", baseline, tested())
         text = (f"Against {label(baseline)}, mSRGAN was significantly better on {len(t.better)} of {t.tested} tested "
                 f"image metrics ({_names(t.better) if t.better else 'none'}) and significantly worse on "
                 f"{len(t.worse)} ({_names(t.worse) if t.worse else 'none'})")

@@ -1,6 +1,8 @@
 """How close a segmentation is to a reference one: pixel Dice and IoU, object F1 at an IoU threshold, count error."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -62,3 +64,19 @@ def scores(pred: np.ndarray, ref: np.ndarray, threshold: float = 0.5) -> dict[st
     n_pred, n_ref = count(pred), count(ref)
     return {"dice": dice(pred, ref), "iou": iou(pred, ref), "f1": object_f1(pred, ref, threshold),
             "count": n_pred, "count_ref": n_ref, "count_error": abs(n_pred - n_ref)}
+
+
+@dataclass(frozen=True)
+class SegmentationScore:
+    """One score of a segmentation (nuclei or cells) against the reference, per image."""
+    key: str                       # suffix of the column: nuclei_<key>, cells_<key>
+    label: str                     # '{iou}' is filled with segment.match_iou
+    higher: bool
+
+
+SEGMENTATION_SCORES: tuple[SegmentationScore, ...] = (
+    SegmentationScore("dice", "Dice", True),
+    SegmentationScore("iou", "IoU", True),
+    SegmentationScore("f1", "object F1 (IoU > {iou:g})", True),
+    SegmentationScore("count_error", "abs. count error (objects)", False),
+)

@@ -14,14 +14,18 @@ from msrgan.errors import fail
 from msrgan.evaluation.testset import TestImage, load_test_split
 from msrgan.imageio import read_image, read_png_rgb, write_png
 from msrgan.params import Segment
-from msrgan.segmentation.scores import scores
+from msrgan.segmentation.scores import SEGMENTATION_SCORES, scores
 from msrgan.segmentation.segment import segment
-from msrgan.evaluation.catalogue import COMPARISONS, METHODS, SEGMENTATION_SCORES
+from msrgan.evaluation.methods import COMPARISONS, all_methods
 from msrgan.statistics import as_records, compare, finite_or_none
 
-SR_METHODS = tuple(m.name for m in METHODS if m.in_figures)
 TARGETS = ("nuclei", "cells")
 SCORES = {s.key: s.higher for s in SEGMENTATION_SCORES}   # name -> higher is better
+
+
+def sr_methods() -> tuple[str, ...]:
+    """The methods whose images are segmented (the catalogue's, but for image-metrics-only baselines)."""
+    return tuple(m.name for m in all_methods() if m.in_figures)
 
 
 def _mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
@@ -40,7 +44,7 @@ def segment_study(params: Segment, seed: int, processed: str | Path = "data/proc
     # the truth where every test image has it, else the segmentation of HR (said in the output)
     reference = {"nuclei": "truth" if all(it.nuclei_mask for it in items) else "hr_segmentation",
                  "cells": "truth" if all(it.cell_mask for it in items) else "hr_segmentation"}
-    methods = (("hr",) if "truth" in reference.values() else ()) + SR_METHODS
+    methods = (("hr",) if "truth" in reference.values() else ()) + sr_methods()
 
     rows = []
     with atomic_dir(labels_out) as kept:
@@ -78,7 +82,7 @@ def segment_item(item: TestImage, params: Segment, sr_dir: Path, reference: dict
     per method."""
     hr = read_png_rgb(item.hr)
     images = {"hr": hr}
-    for m in SR_METHODS:
+    for m in sr_methods():
         path = sr_dir / m / f"{item.id}.png"
         if not path.is_file():
             fail(f"{path}: SR image missing (run the evaluate stage first)")
