@@ -31,6 +31,11 @@ class Runtime:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 
+def unwrap(model):
+    """The module inside a DistributedDataParallel wrapper (World.wrap), or the object itself."""
+    return getattr(model, "module", model)
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX); without it bf16 autocast is slower."""
     try:

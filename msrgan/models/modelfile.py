@@ -11,13 +11,14 @@ from torch import nn
 
 from msrgan.atomic import atomic_path
 from msrgan.errors import fail
+from msrgan.runtime import unwrap
 
 M = TypeVar("M", bound=nn.Module)
 
 
 def save_model(path: str | os.PathLike, kind: str, model: nn.Module, **meta) -> None:
     """Write `model` (its dataclass `config` and CPU weights) atomically, tagged with `kind`."""
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    model = unwrap(model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save({"kind": f"msrgan-{kind}", "config": asdict(model.config), "state_dict": state, "meta": meta}, tmp)

@@ -15,6 +15,7 @@ import torch
 
 from msrgan.atomic import atomic_path
 from msrgan.codebase import ROOT, import_closure, module_file
+from msrgan.runtime import unwrap
 
 FILE = "checkpoint.pt"
 
@@ -42,7 +43,7 @@ def run_hash(trainer: str, **parts) -> str:
 def weights_digest(model: torch.nn.Module) -> str:
     """A hash of a model's parameters (not BN buffers, which each DDP rank updates on its own last batch)."""
     h = hashlib.sha256()
-    for name, p in getattr(model, "module", model).named_parameters():
+    for name, p in unwrap(model).named_parameters():
         h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
@@ -50,7 +51,7 @@ def weights_digest(model: torch.nn.Module) -> str:
 def state_digest(model: torch.nn.Module) -> str:
     """A hash of everything a model computes with (parameters and buffers), whatever file it came from."""
     h = hashlib.sha256()
-    for name, t in getattr(model, "module", model).state_dict().items():
+    for name, t in unwrap(model).state_dict().items():
         h.update(name.encode() + t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from msrgan.atomic import write_text
 from msrgan.errors import fail
-from msrgan.runtime import Runtime, pick_runtime, wants_cuda
+from msrgan.runtime import Runtime, pick_runtime, unwrap, wants_cuda
 from msrgan.train.checkpoint import load_checkpoint, save_checkpoint
 from msrgan.train.dataset import Batches, Split, load_split, training_split
 from msrgan.train.distributed import World, distributed
@@ -113,21 +113,49 @@ class Live:
             self.live.end()
 
 
+class RunState:
+    """Where a run is, in one snapshot format for its rollback point (kept in memory) and its checkpoint (on disk):
+    the iteration, the logged history, the rollbacks so far, the selected weights' record (Selection), the loss
+    guard's recent values, the RNG state and every state object's state_dict (unwrapped from DDP)."""
+
+    def __init__(self, objects: dict, select_key: str):
+        self.objects = objects
+        self.step = 0
+        self.history: list[dict] = []
+        self.rollbacks: list[dict] = []   # each: at, to (iterations), reason, lr_scale
+        self.recent: list[float] = []     # the guarded loss over the last Healthy.WINDOW steps
+        self.selection = Selection(select_key)
+
+    def snapshot(self) -> dict:
+        """The state as plain data (references, not copies: deep-copy it to keep it)."""
+        return {"step": self.step, "history": self.history, "best": self.selection.record,
+                "rollbacks": self.rollbacks, "recent": self.recent, "rng": torch.get_rng_state(),
+                "state": {k: unwrap(v).state_dict() for k, v in self.objects.items()}}
+
+    def load(self, snap: dict, log: bool = True) -> None:
+        """Put a snapshot back: the state objects, RNG, loss guard and selection; with `log`, the history and the
+        rollbacks too (a resume), else they keep what happened since (a rollback)."""
+        for name, obj in self.objects.items():
+            unwrap(obj).load_state_dict(snap["state"][name])
+        torch.set_rng_state(snap["rng"])
+        self.step, self.recent, self.selection.record = snap["step"], snap["recent"], snap["best"]
+        if log:
+            self.history, self.rollbacks = snap["history"], snap["rollbacks"]
+
+
 class Healthy:
-    """The last healthy state of a run (taken at each validation that did not drop) and the rules that send a run
-    back to it: a non-finite loss, a guarded loss above `loss_spike` x its median over the last 50 steps, or a
-    validation `val_drop` below the best so far. Going back lowers every learning rate by `lr_factor`."""
+    """The last healthy state of a run (a snapshot taken at each validation that did not drop) and the rules that
+    send a run back to it: a non-finite loss, a guarded loss above `loss_spike` x its median over the last 50 steps,
+    or a validation `val_drop` below the best so far. Going back lowers every learning rate by `lr_factor`."""
 
     WINDOW, MIN_STEPS = 50, 20
 
-    def __init__(self, rules, state: dict, unwrap: Callable):
-        self.rules, self.state, self.unwrap = rules, state, unwrap
-        self.snapshot: dict | None = None
-        self.recent: list[float] = []
+    def __init__(self, rules, run: RunState):
+        self.rules, self.run = rules, run
+        self.point: dict | None = None
 
-    def take(self, at: int, extra: dict) -> None:
-        self.snapshot = copy.deepcopy({"step": at, "recent": self.recent, "rng": torch.get_rng_state(), **extra,
-                                       "state": {k: self.unwrap(v).state_dict() for k, v in self.state.items()}})
+    def take(self) -> None:
+        self.point = copy.deepcopy(self.run.snapshot())
 
     def spike(self, losses: dict[str, float], guard: str | None) -> str | None:
         """Why this step's losses need a rollback, or None; records the guarded loss when healthy."""
@@ -136,42 +164,35 @@ class Healthy:
             return f"loss became NaN/inf ({', '.join(bad)})"
         if guard is None:
             return None
-        value = losses[guard]
-        if len(self.recent) >= self.MIN_STEPS:
-            typical = sorted(self.recent)[len(self.recent) // 2]
+        value, recent = losses[guard], self.run.recent
+        if len(recent) >= self.MIN_STEPS:
+            typical = sorted(recent)[len(recent) // 2]
             if value > self.rules.loss_spike * max(typical, 1e-12):
                 return f"loss {guard} spiked to {value:.3g} ({value / max(typical, 1e-12):.0f}x its recent median)"
-        self.recent = (self.recent + [value])[-self.WINDOW:]
+        self.run.recent = (recent + [value])[-self.WINDOW:]
         return None
 
-    def restore(self) -> dict:
-        """Load the snapshot into every state object, scale the learning rates down; returns the snapshot."""
-        snap = copy.deepcopy(self.snapshot)
-        for name, obj in self.state.items():
-            self.unwrap(obj).load_state_dict(snap["state"][name])
-        for obj in self.state.values():
+    def restore(self) -> int:
+        """Load the healthy point into the run (its log kept), scale the learning rates down, take the point
+        again (so that going back here again lowers them again); returns its iteration."""
+        self.run.load(copy.deepcopy(self.point), log=False)
+        for obj in self.run.objects.values():
             if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
                 obj.base_lrs = [lr * self.rules.lr_factor for lr in obj.base_lrs]
             if isinstance(obj, torch.optim.Optimizer):
                 for group in obj.param_groups:
                     group["lr"] *= self.rules.lr_factor
-        torch.set_rng_state(snap["rng"])
-        self.recent = snap["recent"]
-        return snap
-
-
-def unwrap(obj):
-    """The module inside a DDP wrapper (or the object itself)."""
-    return getattr(obj, "module", obj)
+        self.take()
+        return self.run.step
 
 
 class Selection:
     """Weight selection: the best-validated weights of one model (higher `key` is better) with their iteration and
-    metrics. `record` ({"step", "metrics", "state"}) is plain data, so checkpoints and rollback snapshots carry it."""
+    metrics. `record` ({"step", "metrics", "state"}) is plain data, so the run's snapshots carry it."""
 
-    def __init__(self, key: str, record: dict | None = None):
+    def __init__(self, key: str):
         self.key = key
-        self.record = record if record is not None else {"step": 0, "metrics": None, "state": None}
+        self.record = {"step": 0, "metrics": None, "state": None}
 
     @property
     def peak(self) -> float | None:
@@ -181,8 +202,8 @@ class Selection:
     def offer(self, at: int, metrics: dict, model: torch.nn.Module) -> None:
         """Keep a CPU copy of `model`'s weights when `metrics` (at iteration `at`) beat the best so far."""
         if metrics and (self.record["metrics"] is None or metrics[self.key] > self.record["metrics"][self.key]):
-            self.record.update(step=at, metrics=metrics,
-                               state=copy.deepcopy({k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}))
+            self.record = {"step": at, "metrics": metrics, "state": copy.deepcopy(
+                {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()})}
 
     def choose(self, select: str, model: torch.nn.Module, total: int, last: dict) -> tuple[int, dict]:
         """(iteration, metrics) of the weights `model` ends with: the best ones loaded into it (select 'best'),
@@ -193,14 +214,73 @@ class Selection:
         return total, last
 
 
-def write_checkpoint(directory, *, run_hash: str, stage: str, at: int, history: list[dict], best: dict,
-                     rollbacks: list[dict], recent: list[float], state: dict) -> None:
-    """Everything a resumed run needs at iteration `at`: the run's hash (resume only the same run), its logged
-    history, the selected weights' record, the rollbacks so far, the loss guard's recent values, the RNG state and
-    every state object's state_dict (unwrapped from DDP), written atomically."""
-    save_checkpoint(directory, {"hash": run_hash, "stage": stage, "step": at, "history": history, "best": best,
-                                "rollbacks": rollbacks, "recent": recent, "rng": torch.get_rng_state(),
-                                "state": {k: unwrap(v).state_dict() for k, v in state.items()}})
+class Run:
+    """One training run's bookkeeping around the steps: resume from its checkpoint, validation (logged, offered
+    to the selection, a fall rolled back), checkpoints and rollbacks, all through one RunState."""
+
+    def __init__(self, stage: str, rules, world: World, run_hash: str, checkpoints: str | Path | None,
+                 objects: dict, validate: Callable[[], dict[str, float]], keep: str, select_key: str, live: Live):
+        self.stage, self.rules, self.world, self.live = stage, rules, world, live
+        self.hash, self.checkpoints = run_hash, checkpoints
+        self.validate_fn, self.keep, self.select_key = validate, objects[keep], select_key
+        self.state = RunState(objects, select_key)
+        self.healthy = Healthy(rules, self.state)
+
+    def resume(self) -> int:
+        """Load this run's checkpoint where there is one (same hash) and replay its history into dvclive; validate
+        the start of a fresh run; take the first healthy point. Returns the iteration to start at."""
+        saved = load_checkpoint(self.checkpoints, self.hash) if self.checkpoints is not None else None
+        if saved is not None:
+            self.state.load(saved)
+        for record in self.state.history:
+            self.live.log(record)
+        if saved is None:
+            self.state.selection.offer(0, self.validate(0), self.keep)   # the start (residual generator: bicubic)
+        self.healthy.take()
+        return self.state.step
+
+    def validate(self, at: int) -> dict:
+        """Validation metrics at iteration `at` (computed on rank 0, broadcast), logged."""
+        metrics = self.world.broadcast_object(self.validate_fn() if self.world.main else {})
+        self.log({"step": at, "val": metrics})
+        return metrics
+
+    def log(self, record: dict) -> None:
+        self.state.history.append(record)
+        self.live.log(record)
+
+    def validated(self, at: int, metrics: dict) -> str | None:
+        """Why the validation at `at` needs a rollback (it fell `val_drop` below the best, or is NaN), else None
+        after offering the weights to the selection and taking the healthy point there."""
+        peak = self.state.selection.peak
+        if metrics and peak is not None and not metrics[self.select_key] >= peak - self.rules.val_drop:
+            return f"validation {self.select_key} fell to {metrics[self.select_key]:.4g} (best {peak:.4g})"
+        self.state.selection.offer(at, metrics, self.keep)
+        self.state.step = at
+        self.healthy.take()
+        return None
+
+    def checkpoint(self, at: int) -> None:
+        """The run's snapshot at iteration `at`, with its hash and stage, written atomically by rank 0."""
+        if self.checkpoints is not None and self.world.main:
+            self.state.step = at
+            save_checkpoint(self.checkpoints, {"hash": self.hash, "stage": self.stage, **self.state.snapshot()})
+        self.world.barrier()
+
+    def roll_back(self, at: int, why: str) -> int:
+        """Back to the healthy point with lower learning rates (a UserError after `rollback.max` of them);
+        returns the iteration to go on from."""
+        rollbacks = self.state.rollbacks
+        if len(rollbacks) >= self.rules.max:
+            fail(f"{self.stage}: {why} at iteration {at}, after {len(rollbacks)} rollback(s) with lower learning "
+                 f"rates; stopped. The last good checkpoint (in {self.checkpoints}) is kept; lower {self.stage}.lr "
+                 f"and rerun")
+        to = self.healthy.restore()
+        rollbacks.append({"at": at, "to": to, "reason": why, "lr_scale": self.rules.lr_factor ** (len(rollbacks) + 1)})
+        self.state.history.append({"step": at, "rollback": rollbacks[-1]})
+        tqdm.write(f"{self.stage}: {why} at iteration {at}; back to iteration {to} with learning rates "
+                   f"x{rollbacks[-1]['lr_scale']:g}")
+        return to
 
 
 def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, checkpoints: str | Path | None,
@@ -216,62 +296,14 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
     best so far rolls the run back to its last healthy validation with lower learning rates (`params.rollback`);
     more than `rollback.max` rollbacks stop the stage with a UserError. `stop_at` simulates an interrupt (tests).
     """
-    live = live or Live(None, False)
-    total, rules = params.iterations, params.rollback
-    healthy = Healthy(rules, state, unwrap)
-    saved = load_checkpoint(checkpoints, run_hash) if checkpoints is not None else None
-    history: list[dict] = []
-    rollbacks: list[dict] = []
-    selection = Selection(select_key)
-    best = selection.record
-    start = 0
-    if saved is not None:
-        for name, obj in state.items():
-            obj.load_state_dict(saved["state"][name])
-        history, start = saved["history"], saved["step"]
-        selection = Selection(select_key, saved["best"])
-        best = selection.record
-        rollbacks, healthy.recent = saved.get("rollbacks", []), saved.get("recent", [])
-        torch.set_rng_state(saved["rng"])
-    for record in history:
-        live.log(record)
-
-    def do_validate(at: int) -> dict:
-        metrics = validate() if world.main else {}
-        metrics = world.broadcast_object(metrics)
-        record = {"step": at, "val": metrics}
-        history.append(record)
-        live.log(record)
-        return metrics
-
-    def checkpoint(at: int) -> None:
-        if checkpoints is not None and world.main:
-            write_checkpoint(checkpoints, run_hash=run_hash, stage=stage, at=at, history=history, best=best,
-                             rollbacks=rollbacks, recent=healthy.recent, state=state)
-        world.barrier()
-
-    def roll_back(at: int, why: str) -> int:
-        if len(rollbacks) >= rules.max:
-            fail(f"{stage}: {why} at iteration {at}, after {len(rollbacks)} rollback(s) with lower learning "
-                 f"rates; stopped. The last good checkpoint (in {checkpoints}) is kept; lower {stage}.lr and rerun")
-        snap = healthy.restore()
-        best.update(snap["best"])
-        healthy.take(snap["step"], {"best": best})   # the lowered rates too: going back here again lowers them again
-        rollbacks.append({"at": at, "to": snap["step"], "reason": why,
-                          "lr_scale": rules.lr_factor ** (len(rollbacks) + 1)})
-        history.append({"step": at, "rollback": rollbacks[-1]})
-        tqdm.write(f"{stage}: {why} at iteration {at}; back to iteration {snap['step']} with learning rates "
-                   f"x{rollbacks[-1]['lr_scale']:g}")
-        return snap["step"]
-
-    if start == 0:
-        selection.offer(0, do_validate(0), state[keep])   # the start (a residual generator: plain bicubic)
-    healthy.take(start, {"best": best})
+    total = params.iterations
+    run = Run(stage, params.rollback, world, run_hash, checkpoints, state, validate, keep, select_key,
+              live or Live(None, False))
+    start = it = run.resume()
     bar = tqdm(total=total, initial=start, desc=stage, disable=not world.main, dynamic_ncols=True, mininterval=1.0)
     window: dict[str, list[float]] = {}
     timed, step_time = 0, 0.0
     began = time.perf_counter()
-    it = start
     while it < total:
         if stop_at is not None and it == stop_at:
             raise KeyboardInterrupt
@@ -282,43 +314,34 @@ def run_loop(*, stage: str, params, seed: int, world: World, run_hash: str, chec
             step_time += time.perf_counter() - tick
             timed += 1
         done = it + 1
-        why = healthy.spike(losses, guard)
+        why = run.healthy.spike(losses, guard)
+        if why is None:
+            for k, v in losses.items():
+                window.setdefault(k, []).append(v)
+            if done % params.log_every == 0 or done == total:
+                run.log({"step": done, "train": {k: sum(v) / len(v) for k, v in window.items()}})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in run.state.history[-1]["train"].items()}, refresh=False)
+                window = {}
+            bar.update(1)
+            if done % params.val_every == 0 or done == total:
+                metrics = run.validate(done)
+                if metrics:
+                    bar.set_description(f"{stage} val {select_key} {metrics[select_key]:.3f}")
+                why = run.validated(done, metrics)
         if why is not None:
-            it = roll_back(done, why)
-            bar.n = it
+            it = bar.n = run.roll_back(done, why)
             window = {}
             continue
-        for k, v in losses.items():
-            window.setdefault(k, []).append(v)
-        if done % params.log_every == 0 or done == total:
-            record = {"step": done, "train": {k: sum(v) / len(v) for k, v in window.items()}}
-            history.append(record)
-            live.log(record)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record["train"].items()}, refresh=False)
-            window = {}
-        bar.update(1)
-        if done % params.val_every == 0 or done == total:
-            metrics = do_validate(done)
-            if metrics:
-                bar.set_description(f"{stage} val {select_key} {metrics[select_key]:.3f}")
-            peak = selection.peak
-            if metrics and peak is not None and not metrics[select_key] >= peak - rules.val_drop:  # NaN too
-                it = roll_back(done, f"validation {select_key} fell to {metrics[select_key]:.4g} (best {peak:.4g})")
-                bar.n = it
-                window = {}
-                continue
-            selection.offer(done, metrics, state[keep])
-            healthy.take(done, {"best": best})
         if done % params.checkpoint_every == 0 or done == total:
-            checkpoint(done)
+            run.checkpoint(done)
         it = done
     bar.close()
-    per_it = step_time / timed if timed else None
 
+    history = run.state.history
     last = next((r["val"] for r in reversed(history) if "val" in r), {})
-    chosen_step, chosen = selection.choose(select, state[keep], total, last)
-    return LoopResult(history, chosen_step, chosen, last, start, per_it, time.perf_counter() - began,
-                      rollbacks=rollbacks)
+    chosen_step, chosen = run.state.selection.choose(select, state[keep], total, last)
+    return LoopResult(history, chosen_step, chosen, last, start, step_time / timed if timed else None,
+                      time.perf_counter() - began, rollbacks=run.state.rollbacks)
 
 
 def finish_stage(world: World, live: Live, result: LoopResult, summary: dict, metrics_json: Path) -> dict:

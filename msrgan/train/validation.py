@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.data.degrade import upscale
-from msrgan.runtime import Runtime
+from msrgan.runtime import Runtime, unwrap
 from msrgan.train.dataset import Split, to_float, to_uint8
 
 
@@ -32,7 +32,7 @@ def bicubic(data: Split) -> np.ndarray:
 def in_eval_batches(model: torch.nn.Module, images_uint8: torch.Tensor, rt: Runtime, batch: int,
                     finish: Callable[[torch.Tensor], object]) -> list:
     """`finish(model(x))` for each batch of uint8 images, with the model in eval mode (its mode restored after)."""
-    model = getattr(model, "module", model)
+    model = unwrap(model)
     was_training = model.training
     model.eval()
     out = []
