@@ -160,7 +160,7 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     streamed = image.streamable(s)
     if streamed:   # a large field: strip by strip into a tiled TIFF, never whole in memory
         rows = 4 * TILE // s   # 256 LR rows at x4 (the context rows and strip tiling: about 25% more work)
-        bar.reset(total=upscaler.strip_tiles(planes[0], rows))
+        bar.reset(total=upscaler.tiles(planes[:1], rows))
         maps: list[np.ndarray] = []
         note = write_tiles(dest, image, upscaler.strips(planes[0], rows, bar.update, check, maps), s)
         maps = [np.concatenate(maps)] if maps else []

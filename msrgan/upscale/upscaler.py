@@ -96,56 +96,61 @@ class Upscaler:
                 f"training domain; resample it to ~{microns(trained)}/px first ({resample} it "
                 f"{max(ratio, 1 / ratio):.1f}x) for an output like the training data's")
 
-    def tiles(self, planes: np.ndarray) -> int:
-        """How many tile predictions upscaling `planes` takes (for a progress bar)."""
+    def effective(self, planes: np.ndarray) -> tuple[Upscaler, list[int] | None]:
+        """(the upscaler that runs, the channels it takes) for P x H x W x C `planes`: a grey image saved as RGB goes
+        through once on its own (channels grey_keep, then widen copies it back to the three), else all of them."""
+        if self.grey(planes):
+            return replace(self, chosen=[]), self.grey_keep(planes.shape[-1])
+        return self, None
+
+    @staticmethod
+    def widen(strip: np.ndarray, keep: list[int] | None) -> np.ndarray:
+        """The output of the channels `keep` (effective) as the input's channels: the grey one three times."""
+        return strip if keep is None else np.concatenate([strip[..., :1], strip[..., :1], strip], axis=-1)
+
+    def tiles(self, planes: np.ndarray, rows: int | None = None) -> int:
+        """How many tile predictions upscaling `planes` (P x H x W x C) in strips of `rows` LR rows takes (None:
+        each plane whole, as __call__ does), for a progress bar."""
+        run, keep = self.effective(planes)
         count, height, width, channels = planes.shape
-        channels = channels - 2 if self.grey(planes) else channels
-        chosen = [] if self.grey(planes) else self.chosen
-        return count * len(plan_passes(chosen, channels, self.width)) * len(
-            tile_grid(height, width, self.tile, self.overlap))
+        rows = rows or height
+        per_pass = sum(len(tile_grid(min(height, y + rows + self.overlap) - max(0, y - self.overlap), width,
+                                     self.tile, self.overlap)) for y in range(0, height, rows))
+        return count * per_pass * len(plan_passes(run.chosen, len(keep) if keep else channels, self.width))
 
     def __call__(self, planes: np.ndarray, progress: Callable[[int], object] | None = None,
                  check: Consistency | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Upscaled P x sH x sW x C planes of the input's dtype; with `check`, its heat map per plane."""
-        if self.grey(planes):   # one grey image saved as RGB: upscale it once, copy it to the three channels
-            keep = self.grey_keep(planes.shape[-1])
-            alone = replace(self, chosen=[])
-            out, maps = alone(np.ascontiguousarray(planes[..., keep]), progress, check)
-            return np.concatenate([out[..., :1], out[..., :1], out], axis=-1), maps
+        """Upscaled P x sH x sW x C planes of the input's dtype; with `check`, its heat map per plane. Each plane
+        is one strip (as `strips` makes them), under one intensity window and channel plan over all planes."""
+        run, keep = self.effective(planes)
+        pixels = planes if keep is None else np.ascontiguousarray(planes[..., keep])
+        window = intensity_window(pixels, self.meta)
         count, height, width, channels = planes.shape
-        window = intensity_window(planes, self.meta)
-        passes = plan_passes(self.chosen, channels, self.width)
-        mix = mixing(passes, channels, self.width)
         out = np.empty((count, height * self.scale, width * self.scale, channels), planes.dtype)
-        maps = []
-        for i, plane in enumerate(planes):
-            unit = to_unit(plane, window)
-            sr = predict_tiled(self.predict, np.stack([pass_input(unit, p) for p in passes]), self.scale,
-                               self.tile, self.overlap, self.batch, progress, mix)
-            from_unit(sr, window, plane, out=out[i])
-            del sr
-            if check is not None:
-                sr_unit = to_unit(out[i], window)
-                check.add_grid(sr_unit, self.scale)
-                check.end_plane()
-                maps.append(heat_map(check.add(redownscale_error(sr_unit, unit, self.meta.get("domain"))),
-                                     check.threshold))
+        maps: list[np.ndarray] = []
+        for i, plane in enumerate(pixels):
+            for strip in run.upscale_strips(plane, height, window, progress, check, maps):
+                out[i] = self.widen(strip, keep)
         return out, maps
 
     def strips(self, plane: np.ndarray, rows: int, progress: Callable[[int], object] | None = None,
                check: Consistency | None = None, maps: list[np.ndarray] | None = None) -> Iterator[np.ndarray]:
-        """The upscaled H x W x C `plane` (one plane) as strips of `rows` * scale HR rows
-        from top to bottom, each predicted from its LR rows plus `overlap` rows of context either side (as between
-        tiles), so memory is bounded by a strip, not the field. With `check`, each strip's heat map rows are
+        """The upscaled H x W x C `plane` (one plane) as strips of `rows` * scale HR rows from top to bottom, so
+        memory is bounded by a strip, not the field (upscale_strips); with `check`, each strip's heat map rows are
         appended to `maps`. The same window, channel passes and grey-as-RGB shortcut as __call__; values agree
         with it to within the tiles' blending (different tile boundaries)."""
-        if self.grey(plane[None]):   # grey saved as RGB: stream it once on its own, copied to the three channels
-            keep = self.grey_keep(plane.shape[-1])
-            for strip in replace(self, chosen=[]).strips(plane[..., keep], rows, progress, check, maps):
-                yield np.concatenate([strip[..., :1], strip[..., :1], strip], axis=-1)
-            return
+        run, keep = self.effective(plane[None])
+        pixels = plane if keep is None else plane[..., keep]
+        for strip in run.upscale_strips(pixels, rows, intensity_window(pixels[None], self.meta), progress, check,
+                                        maps):
+            yield self.widen(strip, keep)
+
+    def upscale_strips(self, plane: np.ndarray, rows: int, window, progress: Callable[[int], object] | None,
+                       check: Consistency | None, maps: list[np.ndarray] | None) -> Iterator[np.ndarray]:
+        """`plane` (H x W x C integers) upscaled through `window` (intensity_window), strip by strip: each strip of
+        `rows` LR rows predicted from its rows plus `overlap` rows of context either side (as between tiles); a
+        whole plane is one strip (rows >= H). Yields rows * scale x sW x C strips of the plane's dtype."""
         height = plane.shape[0]
-        window = intensity_window(plane[None], self.meta)
         passes = plan_passes(self.chosen, plane.shape[-1], self.width)
         mix = mixing(passes, plane.shape[-1], self.width)
         s = self.scale
@@ -166,15 +171,6 @@ class Upscaler:
                 error = redownscale_error(sr_unit, unit, self.meta.get("domain"))[:, y0 - a:y1 - a]
                 maps.append(heat_map(check.add(error), check.threshold))
             yield out[(y0 - a) * s:(y1 - a) * s]
-
-    def strip_tiles(self, plane: np.ndarray, rows: int) -> int:
-        """How many tile predictions strips(plane, rows) takes."""
-        if self.grey(plane[None]):
-            return replace(self, chosen=[]).strip_tiles(plane[..., self.grey_keep(plane.shape[-1])], rows)
-        height, width, channels = plane.shape
-        per_pass = sum(len(tile_grid(min(height, y + rows + self.overlap) - max(0, y - self.overlap), width,
-                                     self.tile, self.overlap)) for y in range(0, height, rows))
-        return per_pass * len(plan_passes(self.chosen, channels, self.width))
 
 
 def load_upscaler(model: str, device: str = "auto", precision: str = "auto", channels: str = "auto",
