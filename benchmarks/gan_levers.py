@@ -82,6 +82,7 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
     from msrgan.evaluation.predict import generator, interpolation
     from msrgan.evaluation.measures import Context, image_values, metric
     from msrgan.models.judge import load_judge
+    from msrgan.runtime import pick_runtime
     from msrgan.train.dataset import load_split
     import cv2
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -90,7 +91,7 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
     lrs = [im.permute(1, 2, 0).numpy() for im in data.lr]
     judge = IndependentJudge(load_judge("data/models/judge.pt", device)[0], (2, 3, 4), device)
     methods = {"bicubic": interpolation(cv2.INTER_CUBIC, 4)}
-    methods |= {name: generator(str(path), 4, device) for name, path in generators.items()}
+    methods |= {name: generator(str(path), 4, pick_runtime(device)) for name, path in generators.items()}
     out = {}
     for name, upscale in methods.items():
         srs = upscale(lrs)

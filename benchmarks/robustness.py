@@ -85,11 +85,12 @@ def add_flat_field_patterns(runs: list[Run], results: list[dict], stages: list[s
     """Each finished run's kept generators: their grid pattern on flat fields (evaluate's flat_grid_pattern)."""
     from msrgan.evaluation.metrics import flat_field_pattern
     from msrgan.evaluation.predict import generator
+    from msrgan.runtime import pick_runtime
     for run, result in zip(runs, results):
         for stage in stages:
             path = out / run.name / FILES[stage]
             if "error" not in result and path.is_file():
-                result[stage]["flat"] = flat_field_pattern(generator(str(path), 4, "cpu", "fp32"))
+                result[stage]["flat"] = flat_field_pattern(generator(str(path), 4, pick_runtime("cpu", "fp32")))
 
 
 def gains(result: dict, stage: str, reference: dict) -> tuple[float, float, int]:

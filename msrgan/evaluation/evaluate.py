@@ -40,8 +40,9 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     items = load_test_split(processed)
     domain = training_data_meta(processed).get("domain")   # how the LR was made, for the LR consistency
     scale = test_scale(items[0])
-    device = str(pick_runtime(params.device, params.precision, key="evaluate.device").device)
-    methods = upscalers(all_methods(), models, scale, device, params.precision)
+    runtime = pick_runtime(params.device, params.precision, key="evaluate.device")
+    device = str(runtime.device)
+    methods = upscalers(all_methods(), models, scale, runtime)
     context = Context(tuple(params.nrmse_percentiles), params.frc_threshold, domain)
     judges = network_judges(params, models, device)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from msrgan.data.degrade import upscale as classical
 from msrgan.errors import fail
+from msrgan.runtime import Runtime
 from msrgan.upscale.upscaler import load_upscaler
 
 Upscaler = Callable[[list[np.ndarray]], list[np.ndarray]]  # LR images (HxWx3 uint8) -> SR images
@@ -20,10 +21,11 @@ def interpolation(flag: int, scale: int) -> Upscaler:
     return upscale
 
 
-def generator(path: str, scale: int, device: str = "auto", precision: str = "auto") -> Upscaler:
+def generator(path: str, scale: int, runtime: Runtime | None = None) -> Upscaler:
     """The generator saved at `path`, run exactly as `msrgan upscale` runs it (the same Upscaler: BatchNorm folded,
-    bf16 autocast where the hardware has it, channels_last, tiles), so the scores describe the tool users run."""
-    upscaler = load_upscaler(path, device, precision)
+    bf16 autocast where the hardware has it, channels_last, tiles), so the scores describe the tool users run;
+    on `runtime` (evaluate's device and precision; None: the automatic choice)."""
+    upscaler = load_upscaler(path, runtime=runtime)
     if upscaler.scale != scale:
         fail(f"{path}: generator upscales x{upscaler.scale}, but the test split's HR/LR ratio is x{scale}")
 
@@ -32,8 +34,8 @@ def generator(path: str, scale: int, device: str = "auto", precision: str = "aut
     return upscale
 
 
-def upscalers(methods, models, scale: int, device: str = "auto", precision: str = "auto") -> dict[str, Upscaler]:
+def upscalers(methods, models, scale: int, runtime: Runtime | None = None) -> dict[str, Upscaler]:
     """Every method of `methods` (msrgan.evaluation.methods.Method entries) by name, in their order: a classical
     interpolation by its OpenCV flag, a generator by its file in the folder `models`."""
     return {m.name: interpolation(m.interpolation, scale) if m.model is None else
-            generator(str(Path(models) / m.model), scale, device, precision) for m in methods}
+            generator(str(Path(models) / m.model), scale, runtime) for m in methods}

@@ -54,8 +54,8 @@ def predictor(model: Generator, runtime: Runtime, compile: bool = False) -> Pred
     return predict
 
 
-def load_for_inference(path: str, device: str = "auto", precision: str = "auto") -> tuple[Generator, dict, Runtime]:
-    """(generator, its metadata, the runtime to run it on); UserError (one line) for a bad file or device."""
-    runtime = pick_runtime(device, precision, channels_last=True, key="--device")
+def load_for_inference(path: str, runtime: Runtime | None = None) -> tuple[Generator, dict, Runtime]:
+    """(generator on the CPU, its metadata, the runtime to run it on: `runtime`, or the automatic choice (CUDA
+    where present, bf16 where native, channels_last)); UserError (one line) for a bad file."""
     model, meta = load_generator(path, "cpu")
-    return model, meta, runtime
+    return model, meta, runtime or pick_runtime(key="--device")

@@ -8,6 +8,7 @@ import numpy as np
 
 from msrgan.errors import fail
 from msrgan.models.generator import receptive_radius
+from msrgan.runtime import Runtime, pick_runtime
 from msrgan.tiffmeta import microns
 from msrgan.upscale.channels import Pass, mixing, parse_channels, pass_input, plan_passes
 from msrgan.upscale.consistency import Consistency, heat_map, redownscale_error
@@ -174,16 +175,18 @@ class Upscaler:
 
 
 def load_upscaler(model: str, device: str = "auto", precision: str = "auto", channels: str = "auto",
-                  tile: int = 256, overlap: int | None = None, batch: int = 0, compile: bool = False) -> Upscaler:
+                  tile: int = 256, overlap: int | None = None, batch: int = 0, compile: bool = False,
+                  runtime: Runtime | None = None) -> Upscaler:
     """The generator file `model` ready to upscale; UserError naming the option for a bad model or setting.
-    `overlap` None: the generator's receptive-field radius (receptive_radius), so tiles blend without seams."""
+    `overlap` None: the generator's receptive-field radius (receptive_radius), so tiles blend without seams.
+    `runtime`: one already chosen (evaluate's), instead of choosing one for `device` and `precision`."""
     if tile < 16:
         fail(f"--tile: at least 16 input pixels, got {tile}")
     if overlap is not None and not 0 <= 3 * overlap <= tile:
         fail(f"--overlap: between 0 and a third of --tile ({tile // 3}), got {overlap}")
     if batch < 0:
         fail(f"--batch: must be positive, got {batch}")
-    generator, meta, runtime = load_for_inference(model, device, precision)
+    generator, meta, runtime = load_for_inference(model, runtime or pick_runtime(device, precision, key="--device"))
     if overlap is None:
         overlap = receptive_radius(generator.config)
         if 3 * overlap > tile:
