@@ -39,6 +39,15 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def dask_setup(worker) -> None:
+    """Run by each worker of dask_client's LocalCluster as it starts (this module is its preload): Ctrl-C, which the
+    terminal sends to every process of the command, is left to the calling process, which shuts the cluster down;
+    the workers would otherwise each print a KeyboardInterrupt traceback. (Called in the worker's main thread.)"""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def uses_cluster(workers: int, scheduler: str) -> bool:
     """True when the work goes to Dask workers: more than one local worker process, or a scheduler's cluster."""
     return workers > 1 or bool(scheduler)
@@ -102,7 +111,7 @@ def dask_client(workers: int = 1, scheduler: str = "", threads: int | None = Non
         return
     threads = threads or max(1, cpu_count() // workers)
     with LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+                      dashboard_address=None, silence_logs=logging.CRITICAL, preload=[__name__]) as cluster, \
             Client(cluster, set_as_default=False) as client:
         yield client
 

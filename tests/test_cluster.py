@@ -4,9 +4,12 @@ report a broken file in one line; fetch (local folder), merge and prepare on 2 w
 the single-process run, and their workers/scheduler params do not rerun a stage."""
 from __future__ import annotations
 
-import hashlib
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -93,6 +96,37 @@ def test_two_workers_write_the_sequential_bytes_and_resume_skips_only_complete_o
     assert upscale(folder, "--out", out, "--model", model, quiet=False) == 0   # other options: all redone
     assert "upscaled 4 of 4 input(s)" in capsys.readouterr().err
     assert outputs(out) == expected
+
+
+def test_a_run_interrupted_by_ctrl_c_resumes_where_it_stopped(model, tmp_path, capsys):
+    """A real interruption: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) once the first
+    outputs are journaled; the call started again does the rest, to the bytes of an uninterrupted run."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(inputs / f"f{i:02d}.png"), cells(96, 96, i, 250, 3).astype(np.uint8))
+    assert upscale(inputs, "--model", model, "--out", tmp_path / "sequential") == 0
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "msrgan", "upscale", str(inputs), "--model", str(model), "--out", str(out),
+               "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not ((out / JOURNAL).is_file() and (out / JOURNAL).read_text().strip()) and child.poll() is None:
+        assert time.monotonic() < deadline, "no output within 60 s"
+        time.sleep(0.02)
+    os.killpg(child.pid, signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert child.returncode in (0, 130), err          # 0 only if every file was done before the signal
+    capsys.readouterr()
+    assert upscale(inputs, "--model", model, "--out", out, quiet=False) == 0   # again (here: in this process)
+    again = capsys.readouterr().err
+    skipped = int(again.split(" already complete")[0].rsplit(" ", 1)[-1])
+    assert skipped >= 1, again
+    assert outputs(out) == outputs(tmp_path / "sequential")
+    assert not list(out.glob(".*.tmp"))
 
 
 def test_a_broken_file_is_one_line_and_the_others_finish_on_the_cluster(model, folder, tmp_path, capsys):
