@@ -1,9 +1,10 @@
 # Quick start: `make repro` runs the whole study, `make test` runs the tests.
 VENV := .venv
 BIN := $(VENV)/bin
+SWEEP ?= default
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test check-repro bench robustness clean-venv
+.PHONY: repro test check-repro bench robustness levers sweep clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -27,6 +28,14 @@ bench: $(STAMP)   # prints figures; the upscale benchmark reads the default gene
 robustness: $(STAMP)   # the default training over seeds, precisions and thread counts (about 90 minutes on 2 cores)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro train_vgg
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/robustness.py
+
+levers: $(STAMP)   # the GAN's levers on the val split, by the independent judges (about 4 minutes a run on 2 cores)
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro train_srresnet train_judge
+	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/gan_levers.py --figure docs/gan_levers.png
+
+sweep: $(STAMP)   # the perception-distortion trade-off over the adversarial weight (docs/perception_distortion.png)
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro train_srresnet train_judge
+	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/gan_levers.py --configs $(SWEEP) --figure docs/perception_distortion.png
 
 clean-venv:
 	rm -rf $(VENV)

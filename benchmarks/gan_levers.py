@@ -38,11 +38,14 @@ CONFIGS: dict[str, dict] = {
     "original-weights": {"loss.alpha": 0.4, "loss.beta": 0.8, "loss.adversarial": 1e-5},
     "ragan-5e-3-1000it": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "iterations": 1000},
     "ragan-5e-3-lr2e-4": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "lr": 2e-4, "lr_d": 2e-4},
+    "ragan-1e-2-lr5e-4": {"loss.gan_type": "ragan", "loss.adversarial": 1e-2, "lr": 5e-4, "lr_d": 5e-4},
+    "ragan-2e-2-lr5e-4": {"loss.gan_type": "ragan", "loss.adversarial": 2e-2, "lr": 5e-4, "lr_d": 5e-4},
     "ragan-5e-3-d32": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "discriminator.channels": 32},
     "ragan-5e-3-sn": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "discriminator.spectral_norm": True},
     "ragan-5e-3-blocks34": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "loss.content_blocks": [3, 4]},
 }
 HF_RANGE = (0.5, 1.5)
+ENV = dict(os.environ)   # the runs' environment (--threads sets their thread count)
 MIN_GAIN_DB = 0.5
 
 
@@ -60,6 +63,9 @@ def overridden(section: dict, overrides: dict) -> dict:
 
 def train(config: str, seed: int, out: Path) -> None:
     """One run in this process: train_srgan's code on params.yaml with the overrides, then its scores."""
+    import torch
+    if os.environ.get("GAN_LEVERS_THREADS"):
+        torch.set_num_threads(int(os.environ["GAN_LEVERS_THREADS"]))
     from msrgan.params import load_params, parse_section
     from msrgan.train.srgan import train_srgan
     out.mkdir(parents=True, exist_ok=True)
@@ -68,9 +74,8 @@ def train(config: str, seed: int, out: Path) -> None:
     params = parse_section("train_srgan", overridden(load_params()["train_srgan"], CONFIGS[config]))
     summary = train_srgan(params, seed, processed="data/processed", models=out, metrics=out / "metrics",
                           checkpoints=out / "ckpt")
-    scores = score({"msrgan": out / "generator.pt"})["msrgan"]
-    (out / "result.json").write_text(json.dumps({"train": {k: summary.get(k) for k in (
-        "seconds_per_iteration", "rollbacks", "precision")}, "scores": scores}, indent=1))
+    (out / "train.json").write_text(json.dumps({k: summary.get(k) for k in (
+        "seconds_per_iteration", "rollbacks", "precision")}, indent=1))
 
 
 def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
@@ -109,17 +114,28 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
 
 
 def launch(config: str, seed: int, out: Path) -> dict:
+    """Train one run in its own process (unless done); {'train': ...} or {'error': ...}."""
     run = out / f"{config}-{seed}"
-    done = run / "result.json"
+    done = run / "train.json"
     if not done.is_file():
         run.mkdir(parents=True, exist_ok=True)
         with open(run / "log.txt", "w") as f:
             code = subprocess.call([sys.executable, __file__, "--worker", config, str(seed), "--out", str(out)],
-                                   stdout=f, stderr=subprocess.STDOUT, env=os.environ)
+                                   stdout=f, stderr=subprocess.STDOUT, env=ENV)
         if code != 0 or not done.is_file():
             tail = (run / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             return {"error": f"exit {code}: {tail[0][:200]}"}
-    return json.loads(done.read_text())
+    return {"train": json.loads(done.read_text())}
+
+
+def scored(config: str, seed: int, out: Path, result: dict) -> dict:
+    """The run's scores on the val split (cached in its scores.json), added to `result`."""
+    if "error" in result:
+        return result
+    cache = out / f"{config}-{seed}" / "scores.json"
+    if not cache.is_file():
+        cache.write_text(json.dumps(score({"msrgan": out / f"{config}-{seed}" / "generator.pt"})["msrgan"], indent=1))
+    return {**result, "scores": json.loads(cache.read_text())}
 
 
 def table(reference: dict, runs: list[tuple[str, int, dict]]) -> None:
@@ -150,13 +166,47 @@ def table(reference: dict, runs: list[tuple[str, int, dict]]) -> None:
           f"PSNR >= bicubic + {MIN_GAIN_DB} dB (x = met)")
 
 
+def figure(path: Path, reference: dict, runs: list[tuple[str, int, dict]]) -> None:
+    """The perception-distortion plane (Blau and Michaeli 2018): distortion (PSNR) against an independent
+    perceptual measure (the judge network's feature distance, and the high-band power deviation), one point per
+    run, labelled by its configuration, with bicubic and the SRResNet start marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, key, title in ((axes[0], "judge_distance", "judge network feature distance to HR (lower: closer)"),
+                           (axes[1], "hf_power_dev", "high-band power deviation from HR [octaves] (0: HR's)")):
+        for name, colour, marker in (("bicubic", "#8c8c8c", "s"), ("srresnet", "#1f77b4", "D")):
+            ax.scatter(reference[name][key], reference[name]["psnr"], color=colour, marker=marker, s=60, zorder=3,
+                       label=name)
+        for config, seed, result in runs:
+            if "error" in result:
+                continue
+            s = result["scores"]
+            ax.scatter(s[key], s["psnr"], color="#d62728", s=30, zorder=3)
+            ax.annotate(f"{config}/{seed}", (s[key], s["psnr"]), fontsize=6, xytext=(3, 2),
+                        textcoords="offset points")
+        ax.axhline(reference["bicubic"]["psnr"] + MIN_GAIN_DB, color="gray", ls=":", lw=1)
+        ax.set_xlabel(title)
+        ax.set_ylabel("PSNR on the val split [dB]")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("mSRGAN's perception-distortion trade-off: each point a GAN run (config/seed); dotted: bicubic + "
+                 f"{MIN_GAIN_DB} dB", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), metavar="NAME")
     ap.add_argument("--seeds", type=int, nargs="+", default=[2017])
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="runs at the same time")
+    ap.add_argument("--threads", type=int, help="threads of each run (default: torch's)")
     ap.add_argument("--out", default="data/gan_levers")
     ap.add_argument("--list", action="store_true", help="print the configurations and exit")
+    ap.add_argument("--figure", help="also draw the perception-distortion figure of the runs to this PNG")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     out = Path(args.out)
@@ -167,18 +217,26 @@ def main() -> None:
     if args.worker:
         train(args.worker[0], int(args.worker[1]), out / f"{args.worker[0]}-{args.worker[1]}")
         return
-    for needed in ("data/processed/index.csv", "data/models/minivgg.pt", "data/models/srresnet.pt",
-                   "data/models/judge.pt"):
+    for needed in ("data/processed/index.csv", "data/models/minivgg.pt", "data/models/srresnet.pt"):
         if not Path(needed).is_file():
             sys.exit(f"error: {needed} not found: run `dvc repro train_srresnet train_judge` first")
     out.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        ENV.update(GAN_LEVERS_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
+    jobs = [(c, s) for s in args.seeds for c in args.configs]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:   # training first: scoring needs only the judge file
+        results = list(pool.map(lambda job: launch(*job, out), jobs))
+    if not Path("data/models/judge.pt").is_file():
+        sys.exit("error: data/models/judge.pt not found: run `dvc repro train_judge`, then this again (the runs are "
+                 "kept)")
     reference_file = out / "reference.json"
     if not reference_file.is_file():
         reference_file.write_text(json.dumps(score({"srresnet": Path("data/models/srresnet.pt")}), indent=1))
-    jobs = [(c, s) for s in args.seeds for c in args.configs]
-    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda job: launch(*job, out), jobs))
-    table(json.loads(reference_file.read_text()), [(c, s, r) for (c, s), r in zip(jobs, results)])
+    results = [scored(c, s, out, r) for (c, s), r in zip(jobs, results)]
+    reference, runs = json.loads(reference_file.read_text()), [(c, s, r) for (c, s), r in zip(jobs, results)]
+    table(reference, runs)
+    if args.figure:
+        figure(Path(args.figure), reference, runs)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ collapsed, then min / median / max and the targets of issues 9 and 10.
     python benchmarks/robustness.py [--seeds 2017 1 2 3 4] [--fp32 2017 1] [--one-thread 2017 1]
                                     [--stages srresnet srgan] [--jobs 1] [--out data/robustness]
 
-Needs data/processed and data/models/minivgg.pt (`dvc repro train_vgg`). Each run is its own process (threads and
+Needs data/processed and data/models/minivgg.pt (`dvc repro train_vgg`); with data/models/judge.pt (`dvc repro
+train_judge`) it also scores every run's generators by the independent judges (issue 23's targets). Each run is its own process (threads and
 precision are set before torch starts working) writing under --out/<run>/; a finished run is not redone, so an
 interrupted benchmark continues where it stopped. Exit status 1 when a target is missed.
 """
@@ -181,7 +182,38 @@ def main() -> None:
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(lambda r: launch(r, out, args.stages), runs))
     add_flat_field_patterns(runs, results, args.stages, out)
-    sys.exit(0 if report(runs, results, args.stages) else 1)
+    ok = report(runs, results, args.stages)
+    if "srgan" in args.stages and Path("data/models/judge.pt").is_file():
+        ok &= judged(runs, results, out)
+    sys.exit(0 if ok else 1)
+
+
+def judged(runs: list[Run], results: list[dict], out: Path) -> bool:
+    """Each finished run's SRResNet and mSRGAN on the val split by the independent judges (benchmarks/gan_levers.py:
+    high-band power per stain, the judge network's feature distance and KID), with issue 23's targets."""
+    from gan_levers import HF_RANGE, MIN_GAIN_DB, score
+    print(f"\n{'run':<22}{'method':>10}{'dPSNR':>8}{'hf R':>7}{'hf G':>7}{'hf B':>7}{'judge d':>9}{'KID':>9}  targets")
+    ok = True
+    for run, result in zip(runs, results):
+        folder = out / run.name
+        if "error" in result or not (folder / "generator.pt").is_file():
+            continue
+        cache = folder / "judged.json"
+        if not cache.is_file():
+            cache.write_text(json.dumps(score({"srresnet": folder / "srresnet.pt", "msrgan": folder / "generator.pt"})))
+        s = json.loads(cache.read_text())
+        bic, srr, gan = s["bicubic"], s["srresnet"], s["msrgan"]
+        hits = [all(HF_RANGE[0] <= gan[f"hf_power_{c}"] <= HF_RANGE[1] for c in "rgb"),
+                gan["judge_distance"] < srr["judge_distance"], gan["kid"] < srr["kid"],
+                gan["psnr"] - bic["psnr"] >= MIN_GAIN_DB]
+        ok &= all(hits)
+        for name, v in (("srresnet", srr), ("msrgan", gan)):
+            print(f"{run.name:<22}{name:>10}{v['psnr'] - bic['psnr']:>+8.2f}{v['hf_power_r']:>7.2f}"
+                  f"{v['hf_power_g']:>7.2f}{v['hf_power_b']:>7.2f}{v['judge_distance']:>9.4f}{v['kid']:>9.4f}"
+                  + ("  " + "".join("x" if h else "." for h in hits) if name == "msrgan" else ""))
+    print(f"{'PASS' if ok else 'MISS'}  mSRGAN: high-band power in {HF_RANGE} in every stain, judge distance and KID "
+          f"below SRResNet's, PSNR >= bicubic + {MIN_GAIN_DB} dB, in every run (x = met: hf, distance, KID, PSNR)")
+    return ok
 
 
 if __name__ == "__main__":
