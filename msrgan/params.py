@@ -139,9 +139,9 @@ class Rollback(Section):
 
 class Training(Section):
     """What every training stage has: schedule, validation, checkpoints, device. Batch size is per process."""
-    iterations: int = Field(500, ge=1)
+    iterations: int = Field(ge=1)                     # no default here: each trainer states its own
     batch_size: int = Field(16, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(gt=0)
     warmup: float = Field(0.05, ge=0, lt=1)          # fraction of the iterations with a linear warm-up
     decay: Literal["cosine", "constant"] = "cosine"
     min_lr: float = Field(0.05, ge=0, le=1)           # cosine floor as a fraction of lr
@@ -296,9 +296,15 @@ class Export(Section):
     @field_validator("authors")
     @classmethod
     def _authors(cls, v):
-        if not v or any(not a.strip() or "/" in a for a in v):
-            raise ValueError("expected at least one author name, without '/'")
-        return v
+        return check_authors(v)
+
+
+def check_authors(authors) -> tuple[str, ...]:
+    """The package authors as a tuple: at least one, each a name not empty and without '/' (the one rule, for
+    export.authors and `msrgan export --author`); ValueError otherwise."""
+    if not authors or any(not a.strip() or "/" in a for a in authors):
+        raise ValueError("expected at least one author name, without '/'")
+    return tuple(authors)
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:

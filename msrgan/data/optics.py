@@ -26,10 +26,11 @@ from msrgan.data.degrade import downscale
 
 @dataclass(frozen=True)
 class Acquisition:
+    """One LR acquisition of the microscope; no defaults here: params.Microscope (prepare.microscope) states them."""
     scale: int                  # binning: one LR pixel per scale x scale HR pixels
-    psf_sigma: float = 1.0      # extra Gaussian blur of the LR optics, HR pixels (0: the same optics)
-    photons: float = 200.0      # expected photons per LR pixel at full scale
-    read_noise: float = 2.0     # detector read noise, photons RMS
+    psf_sigma: float            # extra Gaussian blur of the LR optics, HR pixels (0: the same optics)
+    photons: float              # expected photons per LR pixel at full scale
+    read_noise: float           # detector read noise, photons RMS
 
     def __post_init__(self):
         if self.scale < 1 or self.psf_sigma < 0 or self.photons <= 0 or self.read_noise < 0:

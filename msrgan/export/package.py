@@ -37,6 +37,7 @@ from msrgan.export.sample import Sample, cover, shrink
 from msrgan.imageio import write_png
 from msrgan.models.generator import Generator, receptive_radius
 from msrgan.models.generatorfile import load_generator
+from msrgan.params import check_authors
 from msrgan.upscale.inference import fold_batchnorm
 from msrgan.upscale.intensity import intensity_window, window_percentiles
 
@@ -200,35 +201,72 @@ def check_output(out: Path, force: bool) -> None:
         fail(f"{out}: cannot write in {parent} ({exc.strerror or exc})")
 
 
+def package_words(kind: str, scale: int, authors: Sequence[str], license: str, spec, documentation_text: str
+                  ) -> Description:
+    """The package's words for a `kind` (mSRGAN or SRResNet) generator; UserError for a licence that is not a
+    current SPDX id or authors that params.check_authors refuses."""
+    try:
+        spec.LicenseId(license)
+    except ValidationError:
+        fail(f"licence: {license!r} is not a current SPDX licence id (e.g. CC-BY-4.0, MIT, CC0-1.0, GPL-3.0-only)")
+    try:
+        authors = check_authors(authors)
+    except ValueError as exc:
+        fail(f"authors: {exc}, got {list(authors)}")
+    return Description(
+        name=f"{kind} HPA {scale}x super-resolution", authors=authors, license=license,
+        description=f"{scale}x super-resolution of Human Protein Atlas style confocal fields (microtubules, protein, "
+                    f"nucleus): the {kind} generator of the mSRGAN reproduction. Output in the input's percentile-"
+                    f"window units (see documentation).",
+        documentation=documentation_text)
+
+
+def test_output(work: Path, descr, sample: Sample, meta: dict, model, scale: int) -> None:
+    """test_output.npy and cover.png in `work`: the package's own prediction (through `descr`, a description
+    with a stand-in test output) on test_input.npy; UserError when it is not finite (a damaged network)."""
+    sr = predict(descr, np.load(work / "test_input.npy"))
+    if not np.isfinite(sr).all():
+        fail(f"{model}: the generator's output on the test field is not finite (NaN or inf): a damaged or "
+             f"diverged network")
+    np.save(work / "test_output.npy", sr)
+    window = intensity_window(sample.lr[None], meta)   # back to the field's intensities, for the cover
+    write_png(work / "cover.png", cover(sample, sr[0].transpose(1, 2, 0) * (window.hi - window.lo) + window.lo,
+                                        scale))
+
+
+def publish(package: Path, out: Path) -> None:
+    """Copy the finished `package` (a .zip or a folder) to `out` atomically; UserError when it cannot be written."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".zip":
+            with atomic_path(out) as target:
+                shutil.copyfile(package, target)
+        else:
+            with atomic_dir(out) as target:
+                shutil.copytree(package, target, dirs_exist_ok=True)
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
+
+
 def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, source: str, evaluation: dict,
            domain: str, authors: Sequence[str], license: str, force: bool = False) -> Path:
     """Write the BioImage.IO package of the generator file `model` to `out` (a .zip file, else a folder), with test
     tensors from `field` (H x W x 3, 8/16-bit, described by `source`), after bioimageio.core's model test passed
     on it. UserError (one line, nothing written) for a foreign or damaged file, an existing `out` without
-    `force`, an unwritable `out`, or a failed model test."""
+    `force`, an unwritable `out`, a bad licence or author, or a failed model test."""
     out = Path(out)
     check_output(out, force)
     spec = _spec()
-    try:
-        spec.LicenseId(license)
-    except ValidationError:
-        fail(f"licence: {license!r} is not a current SPDX licence id (e.g. CC-BY-4.0, MIT, CC0-1.0, GPL-3.0-only)")
-    if not authors or any(not a.strip() or "/" in a for a in authors):
-        fail(f"authors: each a name, not empty and without '/', got {list(authors)}")
     generator, meta = load_generator(model)
     kind = "mSRGAN" if meta.get("stage") == "train_srgan" else "SRResNet"
     folded, config = folded_generator(generator)
     radius, scale = receptive_radius(generator.config), generator.config.scale
     n = min_input(radius)
     percentiles = window_percentiles(meta)
-    sample = shrink(field, n, scale, source)
     name = f"{kind} HPA {scale}x super-resolution"
-    words = Description(
-        name=name, authors=tuple(authors), license=license,
-        description=f"{scale}x super-resolution of Human Protein Atlas style confocal fields (microtubules, protein, "
-                    f"nucleus): the {kind} generator of the mSRGAN reproduction. Output in the input's percentile-"
-                    f"window units (see documentation).",
-        documentation=documentation(name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale))
+    words = package_words(kind, scale, authors, license, spec, documentation(
+        name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale))
+    sample = shrink(field, n, scale, source)
     parameters = sum(p.numel() for p in folded.parameters())
     with tempfile.TemporaryDirectory(prefix="msrgan-export-") as tmp:
         work = Path(tmp) / "files"
@@ -243,36 +281,15 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
                 fail(f"{out}: not a valid package description ({'.'.join(map(str, error['loc']))}: {error['msg']})")
 
         # a first description, with a stand-in test output (it must exist), runs the package's own pipeline
-        lr = np.load(work / "test_input.npy")
         np.save(work / "test_output.npy", np.ones((1, 3, scale * n, scale * n), np.float32))
         write_png(work / "cover.png", cover(sample, sample.hr, scale))
-        sr = predict(describe(False), lr)
-        if not np.isfinite(sr).all():
-            fail(f"{model}: the generator's output on the test field is not finite (NaN or inf): a damaged or "
-                 f"diverged network")
-        np.save(work / "test_output.npy", sr)
-        window = intensity_window(sample.lr[None], meta)   # back to the field's intensities, for the cover
-        write_png(work / "cover.png", cover(sample, sr[0].transpose(1, 2, 0) * (window.hi - window.lo) + window.lo,
-                                            scale))
+        test_output(work, describe(False), sample, meta, model, scale)
         with torch.no_grad():   # the network has no data-dependent branches: any input of the right shape traces it
             torch.jit.trace(folded, torch.full((1, 3, n, n), 0.5)).save(str(work / "weights.torchscript.pt"))
-        descr = describe(True)
         package = Path(tmp) / ("package.zip" if out.suffix == ".zip" else "package")
         from bioimageio.spec import save_bioimageio_package, save_bioimageio_package_as_folder
-        if out.suffix == ".zip":
-            save_bioimageio_package(descr, output_path=package)
-        else:
-            save_bioimageio_package_as_folder(descr, output_path=package)
+        save = save_bioimageio_package if out.suffix == ".zip" else save_bioimageio_package_as_folder
+        save(describe(True), output_path=package)
         check_package(package)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if out.suffix == ".zip":
-                with atomic_path(out) as target:
-                    shutil.copyfile(package, target)
-            else:
-                with atomic_dir(out) as target:
-                    shutil.copytree(package, target, dirs_exist_ok=True)
-        except OSError as exc:
-            fail(f"{out}: cannot write ({exc.strerror or exc})")
+        publish(package, out)
     return out
-

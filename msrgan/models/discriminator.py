@@ -3,13 +3,10 @@ channels doubling from `channels` to 8x, then a head giving one logit per image:
 (flatten -> `dense` units -> 1) or, much cheaper on a CPU, global average pooling -> `dense` units -> 1."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-from msrgan.models.modelfile import load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -54,11 +51,3 @@ class Discriminator(nn.Module):
         """One real/fake logit per image: N x 3 x H x W -> N."""
         return self.head(self.features(x)).squeeze(1)
 
-
-def save_discriminator(path: str | os.PathLike, model: Discriminator, **meta) -> None:
-    save_model(path, "discriminator", model, **meta)
-
-
-def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Discriminator, dict]:
-    return load_model(path, "discriminator", lambda config: Discriminator(DiscriminatorConfig(**config)),
-                      "discriminator", device)

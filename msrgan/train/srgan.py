@@ -9,7 +9,7 @@ import torch
 
 from msrgan.data.processed import training_data_meta
 from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generator_loss
-from msrgan.models.discriminator import Discriminator, DiscriminatorConfig, save_discriminator
+from msrgan.models.discriminator import Discriminator, DiscriminatorConfig
 from msrgan.models.generatorfile import load_generator, save_generator
 from msrgan.models.minivgg import load_minivgg
 from msrgan.params import TrainSRGAN
@@ -71,8 +71,8 @@ def gan_step(p: GanParts, hr: torch.Tensor, lr_image: torch.Tensor, rt) -> dict[
 
 def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", models="data/models",
                 metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
-    """GAN training from models/srresnet.pt with the frozen models/minivgg.pt; writes generator.pt,
-    discriminator.pt and metrics/train_srgan.json."""
+    """GAN training from models/srresnet.pt with the frozen models/minivgg.pt; writes generator.pt and
+    metrics/train_srgan.json (the discriminator is only in the checkpoint: nothing after training reads it)."""
     models = Path(models)
     srresnet_path, vgg_path = models / "srresnet.pt", models / "minivgg.pt"
     with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
@@ -117,6 +117,5 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
             summary["loss"] = loss.model_dump(mode="json")
             save_generator(models / "generator.pt", generator, stage=STAGE, val=result.selected,
                            selected_iteration=result.selected_step, loss=summary["loss"], **training_data_meta(processed))
-            save_discriminator(models / "discriminator.pt", disc, stage=STAGE)
             live.image("val_samples.png", sample_strip(generator, val, rt))
         return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
