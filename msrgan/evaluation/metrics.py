@@ -10,24 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.data.optics import redownscale  # how an LR image is made, by the recorded degradation
+from msrgan.fidelity import psnr, ssim  # noqa: F401 - the study's PSNR and SSIM, also imported from here
 from msrgan.gridpattern import grid_pattern
 
 FRC_THRESHOLD = 1 / 7
-
-
-def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB (scikit-image's definition); identical images give +inf, without a warning."""
-    if np.array_equal(reference, test):
-        return float("inf")
-    return float(peak_signal_noise_ratio(reference, test, data_range=data_range))
-
-
-def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """Mean SSIM over the RGB channels: skimage structural_similarity(channel_axis=2, data_range=255)."""
-    return float(structural_similarity(reference, test, channel_axis=2, data_range=255))
 
 
 def channel_psnr(reference: np.ndarray, test: np.ndarray, channel: int) -> float:

@@ -7,19 +7,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.data.degrade import upscale
+from msrgan.fidelity import psnr, ssim
 from msrgan.runtime import Runtime, unwrap
 from msrgan.train.dataset import Split, to_float, to_uint8
 
 
 def mean_psnr_ssim(hr: np.ndarray, sr: np.ndarray) -> tuple[float, float]:
-    """Mean PSNR (dB) and SSIM over N x H x W x 3 uint8 arrays, the reference first (as scikit-image and
-    msrgan.evaluation.metrics take them)."""
-    psnr = [peak_signal_noise_ratio(h, s, data_range=255) for h, s in zip(hr, sr)]
-    ssim = [structural_similarity(h, s, data_range=255, channel_axis=-1) for h, s in zip(hr, sr)]
-    return float(np.mean(psnr)), float(np.mean(ssim))
+    """Mean PSNR (dB) and SSIM (msrgan.fidelity, evaluate's definitions) over N x H x W x 3 uint8 arrays, the
+    reference first."""
+    return float(np.mean([psnr(h, s) for h, s in zip(hr, sr)])), float(np.mean([ssim(h, s) for h, s in zip(hr, sr)]))
 
 
 def bicubic(data: Split) -> np.ndarray:
