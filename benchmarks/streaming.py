@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from msrgan.classes import format_labels  # noqa: E402
 from msrgan.data.merge import stain_to_uint8  # noqa: E402
-from msrgan.data.prepare import degrade, domain, foreground_tiles  # noqa: E402
+from msrgan.data.prepare import domain, foreground_tiles, make_lr  # noqa: E402
 from msrgan.data.processed import INDEX_COLUMNS  # noqa: E402
 from msrgan.data.simulator import simulate_fov  # noqa: E402
 from msrgan.imageio import write_png  # noqa: E402
@@ -86,7 +86,7 @@ def distinct_fields(cache: Path, k: int, size: int, seed: int) -> list[tuple[Pat
             merge = Merge()
             rgb = cv2.merge([stain_to_uint8(fov.stains[c], merge, f"{fov.id}:{c}") for c in merge.rgb])
             write_png(hr_path, rgb, merge.png_compression)
-            write_png(lr_path, degrade(rgb, PREPARE, seed, fov.id))
+            write_png(lr_path, make_lr(rgb, PREPARE, seed, fov.id))
             tiles = len(foreground_tiles(rgb, PREPARE.hr_size, PREPARE.tile_min_foreground))
             meta.write_text(json.dumps({"labels": format_labels(fov.labels), "tiles": tiles}))
         info = json.loads(meta.read_text())

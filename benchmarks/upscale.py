@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from msrgan.cli import main as msrgan_main
 from msrgan.models.generator import receptive_radius
 from msrgan.models.generatorfile import load_generator
-from msrgan.upscale.tiling import predict_tiled
+from msrgan.upscale.tiling import TILE, predict_tiled
 
 from memory import default_generator   # sibling benchmark scripts
 from training import cpu_isa, matmul_gflops, top_operators
@@ -71,7 +71,7 @@ def tiles_seconds(model_path: Path, x: np.ndarray, compile: bool) -> tuple[float
     times = []
     for _ in range(2):
         start = time.perf_counter()
-        predict_tiled(predict, x, 4, overlap=radius)
+        predict_tiled(predict, x, 4, tile=TILE, overlap=radius)
         times.append(time.perf_counter() - start)
     return times[0], times[1]
 

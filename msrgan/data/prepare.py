@@ -153,8 +153,9 @@ def hr_pixel_size(params: Prepare, fovs: Sequence[MergedFov], merged: Path) -> t
     return common_pixel_size(sizes)
 
 
-def degrade(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.ndarray:
-    """The LR image of `hr` (H x W x C uint8) by `params.degradation`."""
+def make_lr(hr: np.ndarray, params: Prepare, seed: int, image_id: str) -> np.ndarray:
+    """The LR image of `hr` (H x W x C uint8, same dtype back) by prepare.degradation: degrade.downscale (bicubic),
+    or optics.acquire (microscope) with noise seeded by `seed` and `image_id`."""
     if params.degradation == "bicubic":
         return downscale(hr, params.scale)
     m = params.microscope
@@ -176,10 +177,10 @@ def prepare_fov(fov: MergedFov, split: str, params: Prepare, merged: Path, out: 
     if params.mode == "resize":
         size = (params.hr_size, params.hr_size)
         hr = cv2.resize(image, size, interpolation=INTERPOLATION[params.hr_interpolation])
-        pieces = [(fov.id, hr, degrade(hr, params, seed, fov.id),
+        pieces = [(fov.id, hr, make_lr(hr, params, seed, fov.id),
                    [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks], None)]
     else:   # the field acquired whole, then cut: a tile's LR is a window of the field's LR acquisition
-        lr, t, s = degrade(image, params, seed, fov.id), params.hr_size, params.scale
+        lr, t, s = make_lr(image, params, seed, fov.id), params.hr_size, params.scale
         acquired = read_acquired(fov, image, params, merged) if split == "test" else None
         pieces = [(f"{fov.id}_{row}_{col}", image[y:y + t, x:x + t], lr[y // s:(y + t) // s, x // s:(x + t) // s],
                    [relabel(m[y:y + t, x:x + t]) for m in masks],
@@ -208,7 +209,7 @@ def train_field(fov: MergedFov, image: np.ndarray, uncut: bool, params: Prepare,
         shutil.copyfile(merged / f"{fov.id}.png", out / "train" / "hr" / f"{fov.id}.png")
     else:
         write_png(out / "train" / "hr" / f"{fov.id}.png", image)
-    write_png(out / "train" / "lr" / f"{fov.id}.png", degrade(image, params, seed, fov.id))
+    write_png(out / "train" / "lr" / f"{fov.id}.png", make_lr(image, params, seed, fov.id))
     return {"id": fov.id, "split": "train", "labels": format_labels(fov.labels), "fov": fov.id,
             "nuclei_mask": "", "cell_mask": ""}
 

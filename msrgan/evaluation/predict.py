@@ -12,16 +12,16 @@ from msrgan.errors import fail
 from msrgan.runtime import Runtime
 from msrgan.upscale.upscaler import load_upscaler
 
-Upscaler = Callable[[list[np.ndarray]], list[np.ndarray]]  # LR images (HxWx3 uint8) -> SR images
+Prediction = Callable[[list[np.ndarray]], list[np.ndarray]]  # a method: LR images (HxWx3 uint8) -> SR images
 
 
-def interpolation(flag: int, scale: int) -> Upscaler:
+def interpolation(flag: int, scale: int) -> Prediction:
     def upscale(images: list[np.ndarray]) -> list[np.ndarray]:
         return [classical(im, scale, flag) for im in images]
     return upscale
 
 
-def generator(path: str, scale: int, runtime: Runtime | None = None) -> Upscaler:
+def generator(path: str, scale: int, runtime: Runtime | None = None) -> Prediction:
     """The generator saved at `path`, run exactly as `msrgan upscale` runs it (the same Upscaler: BatchNorm folded,
     bf16 autocast where the hardware has it, channels_last, tiles), so the scores describe the tool users run;
     on `runtime` (evaluate's device and precision; None: the automatic choice)."""
@@ -34,7 +34,7 @@ def generator(path: str, scale: int, runtime: Runtime | None = None) -> Upscaler
     return upscale
 
 
-def upscalers(methods, models, scale: int, runtime: Runtime | None = None) -> dict[str, Upscaler]:
+def upscalers(methods, models, scale: int, runtime: Runtime | None = None) -> dict[str, Prediction]:
     """Every method of `methods` (msrgan.evaluation.methods.Method entries) by name, in their order: a classical
     interpolation by its OpenCV flag, a generator by its file in the folder `models`."""
     return {m.name: interpolation(m.interpolation, scale) if m.model is None else

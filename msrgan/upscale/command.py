@@ -26,8 +26,9 @@ from msrgan.errors import UserError, fail
 from msrgan.imageio import image_suffix, write_png
 from msrgan.tiffmeta import pixel_size_um
 from msrgan.upscale.consistency import Consistency
-from msrgan.upscale.imagefile import TILE, read_input, write_output, write_tiles
+from msrgan.upscale.imagefile import TIFF_TILE, read_input, write_output, write_tiles
 from msrgan.upscale.resume import Journal, file_sha256, input_stamp, remove_stale_temporaries, settings_key
+from msrgan.upscale.tiling import TILE
 from msrgan.upscale.upscaler import Upscaler, load_upscaler
 
 HELP = "upscale your own microscopy images (TIFF/OME-TIFF/ImageJ, PNG, JPEG; 8/16-bit; 1-4 channels)"
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
-    parser.add_argument("--tile", type=int, default=256, help="tile side in input pixels (default 256)")
+    parser.add_argument("--tile", type=int, default=TILE, help=f"tile side in input pixels (default {TILE})")
     parser.add_argument("--overlap", type=int, default=None,
                         help="tile overlap in input pixels (default: the generator's receptive-field radius)")
     parser.add_argument("--batch", type=int, default=0, help="tiles per forward pass (default: 1 on CPU, 8 on CUDA)")
@@ -55,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consistency-map", action="store_true",
                         help="also write <output>.consistency.png (and .txt): where the output, downscaled again "
                              "as the training LR was made, disagrees with the input")
-    parser.add_argument("--consistency-threshold", type=float, default=0.05,
-                        help="difference (fraction of the intensity range) counted as 'off' (default 0.05)")
+    parser.add_argument("--consistency-threshold", type=float, default=Consistency.threshold,
+                        help=f"difference (fraction of the intensity range) counted as 'off' (default "
+                             f"{Consistency.threshold:g})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no per-file lines")
     parser.add_argument("--workers", type=int, default=1,
                         help="1 (default): the files one after another in this process; N: on a local Dask "
@@ -159,7 +161,7 @@ def upscale_file(src: Path, dest: Path, upscaler: Upscaler, args: argparse.Names
     s = upscaler.scale
     streamed = image.streamable(s)
     if streamed:   # a large field: strip by strip into a tiled TIFF, never whole in memory
-        rows = 4 * TILE // s   # 256 LR rows at x4 (the context rows and strip tiling: about 25% more work)
+        rows = 4 * TIFF_TILE // s   # 256 LR rows at x4 (the context rows and strip tiling: about 25% more work)
         bar.reset(total=upscaler.tiles(planes[:1], rows))
         maps: list[np.ndarray] = []
         note = write_tiles(dest, image, upscaler.strips(planes[0], rows, bar.update, check, maps), s)

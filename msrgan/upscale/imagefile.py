@@ -28,7 +28,7 @@ from msrgan.tiffmeta import TiffInfo, imagej_can_store, scaled, write_tiff
 MAX_CHANNELS = 4
 UNLABELLED = "QI"
 STREAM_BYTES = 2**26     # outputs larger than this (64 MiB) are computed in strips and written in tiles
-TILE = 256               # tile side of a streamed TIFF output (HR pixels)
+TIFF_TILE = 256          # tile side of a streamed TIFF output (HR pixels; not --tile, the network's LR tiles)
 
 
 @dataclass
@@ -135,7 +135,7 @@ def channel_axis(path: Path, shape: tuple[int, ...], axes: str) -> str | None:
 
 def write_tiles(path: str | os.PathLike, image: ImageFile, strips: Iterator[np.ndarray], scale: int) -> str | None:
     """Write the upscaled single-plane TIFF `image` from `strips` (sH_i x sW x C arrays from top to bottom, heights
-    multiples of TILE but the last), atomically, one strip in memory at a time: an ImageJ input as an uncompressed
+    multiples of TIFF_TILE but the last), atomically, one strip in memory at a time: an ImageJ input as an uncompressed
     ImageJ TIFF (memory-mapped), any other as a tiled TIFF like the input (BigTIFF past 4 GB). Returns write_tiff's
     note."""
     height, width = (n * scale for n in image.pixels.shape[:2])
@@ -159,15 +159,15 @@ def write_tiles(path: str | os.PathLike, image: ImageFile, strips: Iterator[np.n
     def tiles() -> Iterator[np.ndarray]:
         for strip in strips:
             strip = strip.reshape(strip.shape[0], width, *shape[2:])   # YX: no channel axis
-            for y in range(0, strip.shape[0], TILE):
-                for x in range(0, width, TILE):
-                    tile = np.zeros((TILE, TILE, *shape[2:]), image.pixels.dtype)
-                    part = strip[y:y + TILE, x:x + TILE]
+            for y in range(0, strip.shape[0], TIFF_TILE):
+                for x in range(0, width, TIFF_TILE):
+                    tile = np.zeros((TIFF_TILE, TIFF_TILE, *shape[2:]), image.pixels.dtype)
+                    part = strip[y:y + TIFF_TILE, x:x + TIFF_TILE]
                     tile[:part.shape[0], :part.shape[1]] = part
                     yield tile
 
     with atomic_path(path) as tmp:
-        return write_tiff(tmp, tiles(), image.axes, info, shape, dtype, TILE)
+        return write_tiff(tmp, tiles(), image.axes, info, shape, dtype, TIFF_TILE)
 
 
 def write_output(path: str | os.PathLike, image: ImageFile, planes: np.ndarray, scale: int) -> str | None:

@@ -66,10 +66,11 @@ def axis_window(start: int, size: int, length: int, fade: int) -> np.ndarray:
 
 
 Predict = Callable[[torch.Tensor], torch.Tensor]  # N x C x h x w in [0, 1] -> N x C x sh x sw
+TILE = 256   # the default tile side in LR (network input) pixels: msrgan upscale --tile
 
 
-def predict_tiled(predict: Predict, images: np.ndarray, scale: int, tile: int = 256, overlap: int = 24,
-                  batch: int = 1, progress: Callable[[int], object] | None = None,
+def predict_tiled(predict: Predict, images: np.ndarray, scale: int, tile: int, overlap: int, batch: int = 1,
+                  progress: Callable[[int], object] | None = None,
                   mix: np.ndarray | None = None) -> np.ndarray:
     """Upscale `images` (N x C x H x W float32, [0, 1]) by `scale` in overlapping tiles of at most `tile` LR pixels;
     N x C x sH x sW float32. With `mix` (N x C x K weights) the result is instead K x sH x sW, the sum over n, c of

@@ -14,7 +14,7 @@ from msrgan.upscale.channels import Pass, mixing, parse_channels, pass_input, pl
 from msrgan.upscale.consistency import Consistency, heat_map, redownscale_error
 from msrgan.upscale.inference import load_for_inference, predictor
 from msrgan.upscale.intensity import from_unit, intensity_window, to_unit
-from msrgan.upscale.tiling import Predict, predict_tiled, tile_grid
+from msrgan.upscale.tiling import TILE, Predict, predict_tiled, tile_grid
 
 PIXEL_SIZE_FACTOR = 2.0   # an input's pixel size this far from the training LR's gets a note (issue 13)
 
@@ -26,9 +26,9 @@ class Upscaler:
     scale: int
     width: int                   # generator input channels (3)
     chosen: list[Pass] | None    # --channels: None = default per channel count
-    tile: int = 256
-    overlap: int = 24           # LR pixels two tiles share (load_upscaler: the receptive-field radius)
-    batch: int = 1
+    tile: int                    # tile side, LR pixels
+    overlap: int                 # LR pixels two tiles share (load_upscaler: the receptive-field radius)
+    batch: int                   # tiles per forward pass
 
     def grey(self, planes: np.ndarray) -> bool:
         """True when, with --channels auto, the first three channels are one grey image saved as RGB: it then goes
@@ -175,7 +175,7 @@ class Upscaler:
 
 
 def load_upscaler(model: str, device: str = "auto", precision: str = "auto", channels: str = "auto",
-                  tile: int = 256, overlap: int | None = None, batch: int = 0, compile: bool = False,
+                  tile: int = TILE, overlap: int | None = None, batch: int = 0, compile: bool = False,
                   runtime: Runtime | None = None) -> Upscaler:
     """The generator file `model` ready to upscale; UserError naming the option for a bad model or setting.
     `overlap` None: the generator's receptive-field radius (receptive_radius), so tiles blend without seams.
