@@ -14,6 +14,9 @@ from msrgan.evaluation import metrics as M
 from msrgan.evaluation.measures import Context, image_values, per_image
 from msrgan.gridpattern import grid_pattern
 from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
+from msrgan.params import Evaluate
+
+CARE, FRC = Evaluate().nrmse_percentiles, Evaluate().frc_threshold   # params.yaml's evaluate settings
 
 
 def textured(seed: int = 0, size: int = 64, lo: int = 20, hi: int = 200) -> np.ndarray:
@@ -29,8 +32,8 @@ def test_identical_images():
     assert M.psnr(hr, hr) == float("inf")
     assert M.ssim(hr, hr) == pytest.approx(1.0)
     assert [M.channel_psnr(hr, hr, c) for c in range(3)] == [float("inf")] * 3
-    assert M.nrmse_care(hr, hr) == pytest.approx(0.0, abs=1e-12)
-    assert M.frc_resolution_rgb(hr, hr) == 2.0   # correlation 1 up to Nyquist
+    assert M.nrmse_care(hr, hr, CARE) == pytest.approx(0.0, abs=1e-12)
+    assert M.frc_resolution_rgb(hr, hr, FRC) == 2.0   # correlation 1 up to Nyquist
 
 
 def test_constant_offset_gives_the_known_psnr():
@@ -81,7 +84,7 @@ def test_shift_lowers_psnr_and_ssim():
 def test_nrmse_ignores_an_affine_intensity_change_and_matches_a_polyfit():
     hr = textured(4)
     sr = (0.5 * hr.astype(float) + 30).round().astype(np.uint8)
-    assert M.nrmse_care(hr, sr) < 0.01                # only rounding remains
+    assert M.nrmse_care(hr, sr, CARE) < 0.01                # only rounding remains
     rng = np.random.default_rng(5)
     noisy = np.clip(hr + rng.normal(0, 15, hr.shape), 0, 255).astype(np.uint8)
     expected = []
@@ -91,9 +94,9 @@ def test_nrmse_ignores_an_affine_intensity_change_and_matches_a_polyfit():
         gt = (gt - lo) / (hi - lo)
         a, b = np.polyfit(noisy[..., c].ravel().astype(float), gt.ravel(), 1)
         expected.append(np.sqrt(np.mean((gt - (a * noisy[..., c] + b)) ** 2)))
-    assert M.nrmse_care(hr, noisy) == pytest.approx(np.mean(expected), rel=1e-9)
+    assert M.nrmse_care(hr, noisy, CARE) == pytest.approx(np.mean(expected), rel=1e-9)
     flat = np.full_like(hr, 50)
-    assert np.isnan(M.nrmse_care(flat, hr))          # a flat truth has no scale
+    assert np.isnan(M.nrmse_care(flat, hr, CARE))          # a flat truth has no scale
 
 
 def test_frc_of_a_shifted_white_noise_image_follows_the_bessel_curve():
@@ -104,7 +107,7 @@ def test_frc_of_a_shifted_white_noise_image_follows_the_bessel_curve():
     noise = rng.standard_normal((256, 256))
     for d in (1, 2):
         freq, frc = M.frc_curve(noise, np.roll(noise, d, axis=1), window=False)
-        assert M.frc_resolution(freq, frc) == pytest.approx(2 * np.pi * d / x0, rel=0.06)
+        assert M.frc_resolution(freq, frc, FRC) == pytest.approx(2 * np.pi * d / x0, rel=0.06)
         k = 20   # anywhere on the curve, not only at the crossing
         assert frc[k] == pytest.approx(j0(2 * np.pi * freq[k] * d), abs=0.06)
 
@@ -117,7 +120,7 @@ def test_a_known_blur_coarsens_the_frc_resolution():
     for sigma in (0.5, 1.5, 3.0):
         sr = ndi.gaussian_filter(hr, sigma) + rng.normal(0, 2, hr.shape)   # blur, then a little noise
         freq, frc = M.frc_curve(hr, sr)
-        resolutions.append(M.frc_resolution(freq, frc))
+        resolutions.append(M.frc_resolution(freq, frc, FRC))
     assert 2.0 <= resolutions[0] < resolutions[1] < resolutions[2]
 
 
@@ -125,7 +128,7 @@ def test_frc_resolution_interpolates_between_rings():
     freq = np.array([0, 0.1, 0.2, 0.3])
     frc = np.array([1, 0.5, 0.1, 0.0])
     # crossing of 1/7 between 0.1 (0.5) and 0.2 (0.1): f = 0.1 + (0.5 - 1/7) / 0.4 * 0.1
-    assert M.frc_resolution(freq, frc) == pytest.approx(1 / (0.1 + (0.5 - 1 / 7) / 0.4 * 0.1))
+    assert M.frc_resolution(freq, frc, 1 / 7) == pytest.approx(1 / (0.1 + (0.5 - 1 / 7) / 0.4 * 0.1))
 
 
 def test_lr_consistency():

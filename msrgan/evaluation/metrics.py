@@ -15,15 +15,13 @@ from msrgan.data.optics import redownscale  # how an LR image is made, by the re
 from msrgan.fidelity import psnr, ssim  # noqa: F401 - the study's PSNR and SSIM, also imported from here
 from msrgan.gridpattern import grid_pattern
 
-FRC_THRESHOLD = 1 / 7
-
 
 def channel_psnr(reference: np.ndarray, test: np.ndarray, channel: int) -> float:
     """PSNR of one stain (channel index of H x W x C images) on its own."""
     return psnr(reference[..., channel], test[..., channel])
 
 
-def percentile_normalise(x: np.ndarray, pmin: float = 0.1, pmax: float = 99.9) -> np.ndarray | None:
+def percentile_normalise(x: np.ndarray, pmin: float, pmax: float) -> np.ndarray | None:
     """(x - p_low) / (p_high - p_low) as CARE normalises its ground truth; None when the image is flat."""
     lo, hi = np.percentile(x, (pmin, pmax))
     if hi <= lo:
@@ -40,10 +38,10 @@ def affine_fit(x: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (a * (x - x.mean()) + t.mean()).reshape(target.shape)
 
 
-def nrmse_care(reference: np.ndarray, test: np.ndarray, percentiles: tuple[float, float] = (0.1, 99.9)) -> float:
-    """NRMSE as in CARE (Weigert et al. 2018): per channel, the truth normalised by its percentiles, the prediction
-    by the affine map that fits it best to that, then the RMSE; averaged over channels. Channels whose truth is flat
-    have no scale and are left out (NaN when all are)."""
+def nrmse_care(reference: np.ndarray, test: np.ndarray, percentiles: tuple[float, float]) -> float:
+    """NRMSE as in CARE (Weigert et al. 2018): per channel, the truth normalised by its `percentiles` (evaluate's
+    nrmse_percentiles), the prediction by the affine map that fits it best to that, then the RMSE; averaged over
+    channels. Channels whose truth is flat have no scale and are left out (NaN when all are)."""
     values = []
     for i in range(reference.shape[2]):
         gt = percentile_normalise(reference[..., i], *percentiles)
@@ -95,9 +93,10 @@ def frc_curve(a: np.ndarray, b: np.ndarray, window: bool = True) -> tuple[np.nda
     return np.arange(n_rings) / n, frc
 
 
-def frc_resolution(freq: np.ndarray, frc: np.ndarray, threshold: float = FRC_THRESHOLD) -> float:
-    """Resolution in pixels (1 / frequency) where the FRC first falls below `threshold`, linearly interpolated
-    between rings; 2 px (Nyquist) when it never does. Ring 0 (the mean) is ignored."""
+def frc_resolution(freq: np.ndarray, frc: np.ndarray, threshold: float) -> float:
+    """Resolution in pixels (1 / frequency) where the FRC first falls below `threshold` (evaluate's frc_threshold,
+    0.142857 in params.yaml), linearly interpolated between rings; 2 px (Nyquist) when it never does. Ring 0 (the
+    mean) is ignored."""
     for k in range(1, len(frc)):
         if frc[k] < threshold:
             f0, f1, c0, c1 = freq[k - 1], freq[k], frc[k - 1], frc[k]
@@ -106,7 +105,7 @@ def frc_resolution(freq: np.ndarray, frc: np.ndarray, threshold: float = FRC_THR
     return 2.0
 
 
-def frc_resolution_rgb(reference: np.ndarray, test: np.ndarray, threshold: float = FRC_THRESHOLD) -> float:
+def frc_resolution_rgb(reference: np.ndarray, test: np.ndarray, threshold: float) -> float:
     """FRC resolution between SR and HR in HR pixels, the mean over the channels that carry signal (lower = finer)."""
     values = []
     for i in range(reference.shape[2]):

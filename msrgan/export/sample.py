@@ -21,6 +21,7 @@ from msrgan.data.raw import RGB, scan_raw
 from msrgan.errors import fail
 from msrgan.imageio import read_image
 from msrgan.upscale.imagefile import read_input
+from msrgan.upscale.intensity import DEFAULT_PERCENTILES
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ def file_field(path: str | os.PathLike) -> tuple[np.ndarray, str]:
 
 
 def display(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """H x W x 3 -> 8-bit RGB through `reference`'s per-channel 0.1-99.9 percentile window (for display)."""
-    lo, hi = np.percentile(reference, (0.1, 99.9), axis=(0, 1))
+    """H x W x 3 -> 8-bit RGB through `reference`'s per-channel window at merge's default percentiles (for
+    display)."""
+    lo, hi = np.percentile(reference, DEFAULT_PERCENTILES, axis=(0, 1))
     unit = (image.astype(np.float32) - lo) / np.maximum(hi - lo, 1e-6)
     return np.clip(np.rint(unit * 255), 0, 255).astype(np.uint8)
 

@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from msrgan.data.merge import percentile_window
+from msrgan.params import Merge
 
-DEFAULT_PERCENTILES = (0.1, 99.9)
-SAMPLE_PIXELS = 262144
+# merge's defaults (params.Merge), for a generator file that records no window of its own
+DEFAULT_PERCENTILES, SAMPLE_PIXELS = Merge().percentiles, Merge().sample_pixels
 
 
 @dataclass(frozen=True)
