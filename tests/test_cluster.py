@@ -42,6 +42,16 @@ def model(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a LocalCluster of 2 worker processes that several tests share (as a user's --scheduler)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
 @pytest.fixture
 def folder(tmp_path) -> Path:
     """Four small fields of the kinds a screen has: 8-bit RGB PNGs, a 16-bit TIFF, a 4-channel stack."""
@@ -129,9 +139,10 @@ def test_a_run_interrupted_by_ctrl_c_resumes_where_it_stopped(model, tmp_path, c
     assert not list(out.glob(".*.tmp"))
 
 
-def test_a_broken_file_is_one_line_and_the_others_finish_on_the_cluster(model, folder, tmp_path, capsys):
+def test_a_broken_file_is_one_line_and_the_others_finish_on_the_cluster(model, folder, tmp_path, capsys, scheduler):
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    status = main(["upscale", str(folder), "--model", str(model), "--out", str(tmp_path / "out"), "--workers", "2"])
+    status = main(["upscale", str(folder), "--model", str(model), "--out", str(tmp_path / "out"), "--scheduler",
+                   scheduler])
     err = capsys.readouterr().err
     assert status == 1 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
@@ -147,8 +158,8 @@ def test_a_broken_file_is_one_line_and_the_others_finish_on_the_cluster(model, f
     assert "upscaled 0 of 5 input(s)" in again and "4 already complete, skipped" in again
 
 
-def test_an_existing_cluster_streams_large_fields_to_the_same_bytes(model, tmp_path):
-    from distributed import Client, LocalCluster
+def test_an_existing_cluster_streams_large_fields_to_the_same_bytes(model, tmp_path, scheduler):
+    from distributed import Client
 
     field = cells(150, 60, 3, 40000).astype(np.uint16)[..., 0]
     tifffile.imwrite(tmp_path / "field.tif", field, ome=True, metadata={"axes": "YX", "PhysicalSizeX": 0.4})
@@ -157,14 +168,17 @@ def test_an_existing_cluster_streams_large_fields_to_the_same_bytes(model, tmp_p
     with pytest.MonkeyPatch.context() as patch:   # every output "large": streamed in strips into a tiled TIFF
         patch.setattr(imagefile, "STREAM_BYTES", 1000)
         assert upscale(tmp_path / "field.tif", "--out", tmp_path / "sequential", *options) == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) \
-            as cluster, Client(cluster, set_as_default=False) as client:
-        def stream_all():
+    with Client(scheduler, set_as_default=False) as client:
+        def stream_over(limit):
             from msrgan.upscale import imagefile
-            imagefile.STREAM_BYTES = 1000
-        client.run(stream_all)
-        assert upscale(tmp_path / "field.tif", "--out", tmp_path / "cluster", *options, "--scheduler",
-                       cluster.scheduler_address) == 0
+            imagefile.STREAM_BYTES, before = limit, imagefile.STREAM_BYTES
+            return before
+        before = client.run(stream_over, 1000)
+        try:
+            assert upscale(tmp_path / "field.tif", "--out", tmp_path / "cluster", *options, "--scheduler",
+                           scheduler) == 0
+        finally:
+            client.run(stream_over, next(iter(before.values())))
     with tifffile.TiffFile(tmp_path / "cluster" / "field.tif") as tif:
         assert tif.pages[0].is_tiled
     assert outputs(tmp_path / "cluster") == outputs(tmp_path / "sequential")
@@ -193,19 +207,14 @@ def fails_on_two(n: int) -> int:
     return n * n
 
 
-def test_cluster_map_keeps_order_and_raises_a_workers_user_error_as_it_was(tmp_path):
-    from distributed import LocalCluster
-
+def test_cluster_map_keeps_order_and_raises_a_workers_user_error_as_it_was(tmp_path, scheduler):
     items = list(range(7))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        assert cluster_map(lambda n: n * n, items, "test", scheduler=cluster.scheduler_address) == \
-            [n * n for n in items]
-        with pytest.raises(UserError, match="^item 2: broken$"):
-            cluster_map(fails_on_two, items, "test", scheduler=cluster.scheduler_address)
-        scheduler_file = tmp_path / "scheduler.json"       # a scheduler file names the cluster too
-        scheduler_file.write_text(f'{{"address": "{cluster.scheduler_address}"}}')
-        assert cluster_map(abs, [-1, -2], "test", scheduler=str(scheduler_file)) == [1, 2]
+    assert cluster_map(lambda n: n * n, items, "test", scheduler=scheduler) == [n * n for n in items]
+    with pytest.raises(UserError, match="^item 2: broken$"):
+        cluster_map(fails_on_two, items, "test", scheduler=scheduler)
+    scheduler_file = tmp_path / "scheduler.json"       # a scheduler file names the cluster too
+    scheduler_file.write_text(f'{{"address": "{scheduler}"}}')
+    assert cluster_map(abs, [-1, -2], "test", scheduler=str(scheduler_file)) == [1, 2]
 
 
 def test_the_data_stages_params_say_where_they_run_and_reject_what_cannot_be():
