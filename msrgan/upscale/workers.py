@@ -100,9 +100,11 @@ def upscale_on_cluster(jobs: list[tuple[Path, Path] | str], out: Path, args: arg
     threads = args.threads or (0 if args.scheduler else max(1, cpu_count() // args.workers))
     settings = Settings(args.model, file_sha256(args.model), args.device, args.precision, args.channels, args.tile,
                         args.overlap, args.batch, args.compile, threads)
+    # what each task needs of the options: not the list of inputs, which every task would otherwise carry
+    options = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "inputs"})
     with dask_client(args.workers, args.scheduler, threads=1) as client:
         futures = client.map(upscale_task, [src for src, _ in files], [dest for _, dest in files], out=out,
-                             settings=settings, args=args, cwd=Path.cwd(), pure=False)
+                             settings=settings, args=options, cwd=Path.cwd(), pure=False)
         job_of = {future.key: job for future, job in zip(futures, files)}
         with tqdm(total=len(futures), unit="file", disable=True if args.quiet else None, leave=False) as bar:
             for future in as_completed(futures, loop=client.loop):
