@@ -103,7 +103,7 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
         kid = judge.kid(100, len(hrs) // 2)
         kid.update(hrs, srs)
         keys = ("hf_power_r", "hf_power_g", "hf_power_b", "hf_power_dev", "lsd")
-        spectral = [image_values(h, s, lr, Context(), tuple(metric(k) for k in keys))
+        spectral = [image_values(h, s, lr, Context((0.1, 99.9), 1 / 7), tuple(metric(k) for k in keys))
                     for h, s, lr in zip(hrs, srs, lrs)]
         out[name] = {"psnr": float(np.mean([psnr(h, s) for h, s in zip(hrs, srs)])),
                      "ssim": float(np.mean([ssim(h, s) for h, s in zip(hrs, srs)])),

@@ -161,7 +161,7 @@ def test_grid_pattern_sees_a_checkerboard_that_lr_consistency_cannot():
     assert grid_pattern(bicubic, 4).max() < 0.2     # bicubic leaves (almost) nothing at the grid frequencies
     assert grid_pattern(checker, 4) == pytest.approx(3, abs=0.2)
     assert M.lr_consistency(checker, lr) == pytest.approx(M.lr_consistency(bicubic, lr), abs=0.1)
-    assert image_values(hr, checker, lr, Context())["grid_pattern"] == pytest.approx(3, abs=0.2)
+    assert image_values(hr, checker, lr, Context((0.1, 99.9), 1 / 7))["grid_pattern"] == pytest.approx(3, abs=0.2)
 
 
 def test_flat_field_pattern_is_zero_for_bicubic_and_the_amplitude_of_a_checkerboard():
@@ -190,6 +190,6 @@ def test_every_per_image_metric_is_computed_here_or_by_the_network_judges():
     hr = textured(11, size=96)
     lr = cv2.resize(hr, (24, 24), interpolation=cv2.INTER_CUBIC)
     sr = cv2.resize(lr, (96, 96), interpolation=cv2.INTER_CUBIC)
-    values = image_values(hr, sr, lr, Context())
+    values = image_values(hr, sr, lr, Context((0.1, 99.9), 1 / 7))
     assert set(values) | {"perceptual", "judge_distance", "vif", "ms_ssim"} == set(per_image())
     assert values["psnr"] == pytest.approx(peak_signal_noise_ratio(hr, sr, data_range=255))

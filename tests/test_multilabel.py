@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from msrgan.train.multilabel import average_precision, f1_scores
+from msrgan.multilabel import average_precision, f1_scores
 
 
 def test_average_precision_known_answers():

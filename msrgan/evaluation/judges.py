@@ -16,7 +16,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from msrgan.classes import CLASSES
 from msrgan.evaluation.metrics import PerceptualDistance
 from msrgan.models.judge import Judge
-from msrgan.train.multilabel import classification_report
+from msrgan.multilabel import classification_report
 
 # MS-SSIM with the first three of Wang et al.'s (2003) five scale weights: five scales of an 11-px window need
 # 161 px, more than a 96-px tile has; torchmetrics normalises the weights it is given

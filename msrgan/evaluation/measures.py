@@ -16,9 +16,9 @@ from msrgan.evaluation.spectrum import high_band_ratio, hf_power_deviation, log_
 @dataclass(frozen=True)
 class Context:
     """What some metrics need beside the images: evaluate's params and how the LR was made."""
-    nrmse_percentiles: tuple[float, float] = (0.1, 99.9)
-    frc_threshold: float = 1 / 7
-    domain: dict | None = None          # prepare's domain.json, for the LR consistency
+    nrmse_percentiles: tuple[float, float]   # evaluate.nrmse_percentiles
+    frc_threshold: float                     # evaluate.frc_threshold
+    domain: dict | None = None               # prepare's domain.json, for the LR consistency
 
 
 Compute = Callable[[np.ndarray, np.ndarray, np.ndarray, Context], float]   # (HR, SR, LR, context) -> value

@@ -16,6 +16,7 @@ from msrgan.evaluation.measures import all_metrics
 from msrgan.evaluation.methods import COMPARISONS, all_methods, label
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_image, read_png_rgb
+from msrgan.params import Evaluate
 from msrgan.report.summary import summary_paragraph
 from msrgan.report.verdicts import index, verdict
 from msrgan.segmentation import figures as segmentation_figures
@@ -127,11 +128,12 @@ def lr_made(domain: dict | None) -> str:
 
 
 def how_the_numbers_are_made(settings: dict, alpha: float, iou: float) -> list[str]:
-    """The methods paragraph, with the values the run used (evaluate's params and prepare's domain.json)."""
-    lo, hi = settings.get("nrmse_percentiles", (0.1, 99.9))
-    frc = _fraction(settings.get("frc_threshold", 1 / 7))
-    vgg = settings.get("perceptual_blocks", (2, 3, 4))
-    judge = settings.get("judge_blocks", (2, 3, 4))
+    """The methods paragraph, with the values the run used (evaluate's params and prepare's domain.json, as evaluate
+    recorded them; a run that recorded none: the params' defaults)."""
+    settings = {**Evaluate().model_dump(mode="json"), **settings}
+    lo, hi = settings["nrmse_percentiles"]
+    frc = _fraction(settings["frc_threshold"])
+    vgg, judge = settings["perceptual_blocks"], settings["judge_blocks"]
     blocks = lambda b: f"{b[0]}-{b[-1]}" if list(b) == list(range(b[0], b[-1] + 1)) else ", ".join(map(str, b))  # noqa: E731
     return [
         "- PSNR and SSIM: scikit-image `peak_signal_noise_ratio` and `structural_similarity(channel_axis=2)` on the "
@@ -151,8 +153,8 @@ def how_the_numbers_are_made(settings: dict, alpha: float, iou: float) -> list[s
         f"- Judge network: a small ResNet classifier of the 13 classes (stage `train_judge`: another architecture "
         f"and seed than the miniVGG19, never in any loss). Feature distance: its stage {blocks(judge)} feature maps, "
         "unit-normalised over channels per pixel, mean squared difference (0 = identical). KID: torchmetrics' "
-        f"kernel inception distance on its pooled last-stage features, mean ± std over {settings.get('kid_subsets', 100)} "
-        f"random subsets of {settings.get('kid_subset_size', 24)} images. Task mAP: its macro average precision of the "
+        f"kernel inception distance on its pooled last-stage features, mean ± std over {settings['kid_subsets']} "
+        f"random subsets of {settings['kid_subset_size']} images. Task mAP: its macro average precision of the "
         "localisation classes on each method's images (and on HR).",
         "- VIF-p and 3-scale MS-SSIM: torchmetrics' implementations on the RGB images in [0, 1] (weight-free).",
         f"- miniVGG19 distance: the trained classifier's block {blocks(vgg)} feature maps, unit-normalised over "

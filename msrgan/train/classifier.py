@@ -15,7 +15,7 @@ from msrgan.runtime import Runtime
 from msrgan.train.checkpoint import weights_digest, run_hash
 from msrgan.train.dataset import Split, fingerprint, load_split, training_batch
 from msrgan.train.loop import clip_gradients, finish_stage, Live, lr_lambda, run_loop, training_session
-from msrgan.train.multilabel import classification_report
+from msrgan.multilabel import classification_report
 from msrgan.train.validation import in_eval_batches
 
 
