@@ -119,7 +119,7 @@ def test_the_halo_makes_blockwise_prediction_equal_whole_image_prediction(field1
     inner = (slice(None), slice(None), slice(4 * radius, -4 * radius), slice(4 * radius, -4 * radius))
     seams = {}
     for halo in (radius, radius // 3):
-        monkeypatch.setattr("msrgan.export.package.receptive_radius", lambda config, halo=halo: halo)
+        monkeypatch.setattr(Generator, "receptive_radius", property(lambda self, halo=halo: halo))
         descr = description(export(tmp_path / "net.pt", tmp_path / f"{halo}.zip", field, "f", {}, "d.", ["A"], "MIT"))
         whole = predict(descr, lr)
         blocks = core_predict(model=descr, inputs={"input": lr},

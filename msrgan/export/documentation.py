@@ -87,9 +87,10 @@ def pixel_size(meta: dict) -> str:
 
 
 def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
-                  sample_source: str, percentiles: tuple[float, float], scale: int) -> str:
-    """Markdown for the package. `kind`: 'mSRGAN' or 'SRResNet'; `meta`: the generator file's metadata; `domain`:
-    one sentence on the training data; `evaluation`: metrics/evaluate.json ({} if not known)."""
+                  sample_source: str, percentiles: tuple[float, float], scale: int, architecture: str) -> str:
+    """Markdown for the package. `kind`: 'mSRGAN', 'SRResNet' or a baseline's name; `meta`: the generator file's
+    metadata; `domain`: one sentence on the training data; `evaluation`: metrics/evaluate.json ({} if not known);
+    `architecture`: the network in words (msrgan.models.architectures' name and summary)."""
     selected = meta.get("selected_iteration")
     low, high = (f"{p:g}" for p in percentiles)
     table = evaluation_table(evaluation)
@@ -110,9 +111,8 @@ high-content screening), exported by `python -m msrgan export`.
 
 ## Training
 
-{kind} generator (SRResNet: residual blocks, resize-convolution or sub-pixel upsampling, a residual over the
-bicubic-upscaled input), selected at iteration {selected if selected is not None else "?"}. Content loss of mSRGAN from
-miniVGG19, a small VGG19 trained from scratch on the 13 protein-localisation classes. Intensities: each 16-bit stain
+{kind} generator ({architecture}),
+selected at iteration {selected if selected is not None else "?"}. Content loss of mSRGAN from miniVGG19, a small VGG19 trained from scratch on the 13 protein-localisation classes. Intensities: each 16-bit stain
 was mapped to [0, 1] by its field's own {low}-{high} percentile window (the merge stage), as this package's
 preprocessing does.
 

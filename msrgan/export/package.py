@@ -1,8 +1,9 @@
 """Build, test and write a BioImage.IO model package (format 0.5) of a trained generator, with bioimageio.spec.
 
-What goes in: the generator with BatchNorm folded into its convolutions, as `pytorch_state_dict` weights with
-msrgan/models/generator.py as the architecture source (it imports nothing but torch) and as TorchScript traced from
-those weights by bioimageio.core; axes batch, channel (microtubules, protein, nucleus), y, x, the output's y and x
+What goes in: the generator with BatchNorm folded into its convolutions, as `pytorch_state_dict` weights with its
+architecture's module as the architecture source (msrgan/models/generator.py for the SRResNet, or a baseline's
+module of msrgan/models/architectures.py: each imports nothing but torch) and as TorchScript traced from those
+weights by bioimageio.core; axes batch, channel (microtubules, protein, nucleus), y, x, the output's y and x
 four times the input's, a halo of the generator's receptive field so blockwise prediction has no seams; test tensors
 from a real field; a cover; the documentation.
 
@@ -28,14 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from pydantic import ValidationError
+from torch import nn
 
-import msrgan.models.generator as generator_module
 from msrgan.atomic import atomic_dir, atomic_path
 from msrgan.errors import fail
 from msrgan.export.documentation import documentation
 from msrgan.export.sample import Sample, cover, shrink
 from msrgan.imageio import write_png
-from msrgan.models.generator import Generator, receptive_radius
+from msrgan.models.architectures import Architecture, arch_of, architecture
 from msrgan.models.generatorfile import load_generator
 from msrgan.params import check_authors
 from msrgan.upscale.inference import fold_batchnorm
@@ -60,11 +61,14 @@ def min_input(radius: int) -> int:
     return 2 * radius + 1
 
 
-def folded_generator(generator: Generator) -> tuple[Generator, dict]:
+def folded_generator(generator: nn.Module) -> tuple[nn.Module, dict]:
     """(the generator with BatchNorm folded into its convolutions, the architecture kwargs that rebuild it): a
-    folded BatchNorm leaves an Identity where norm="none" has one, so the folded weights load into that network."""
+    folded BatchNorm leaves an Identity where the SRResNet's norm="none" has one, so the folded weights load into
+    that network. A network without BatchNorm (every baseline) is its own folded network."""
+    if not any(isinstance(m, nn.BatchNorm2d) for m in generator.modules()):
+        return generator.eval(), asdict(generator.config)
     config = replace(generator.config, norm="none")
-    folded = generator_module.build(**asdict(config))
+    folded = architecture(arch_of(generator)).module.build(**asdict(config))
     folded.load_state_dict(fold_batchnorm(generator).state_dict())
     return folded.eval(), asdict(config)
 
@@ -106,13 +110,15 @@ def tensors(spec, radius: int, scale: int, percentiles: tuple[float, float], tes
     return source, result
 
 
-def model_descr(spec, work: Path, words: Description, config: dict, radius: int, scale: int,
+def model_descr(spec, work: Path, words: Description, entry: Architecture, config: dict, radius: int, scale: int,
                 percentiles: tuple[float, float], parameters: int, torchscript: bool):
-    """The ModelDescr of the files in `work` (weights.pt, generator.py, test tensors, cover.png, README.md)."""
+    """The ModelDescr of the files in `work` (weights.pt, the architecture `entry`'s module, test tensors, cover.png,
+    README.md)."""
     source, result = tensors(spec, radius, scale, percentiles, work / "test_input.npy", work / "test_output.npy")
     state_dict = spec.PytorchStateDictWeightsDescr(
         source=work / "weights.pt", pytorch_version=spec.Version(torch.__version__.split("+")[0]),
-        architecture=spec.ArchitectureFromFileDescr(source=work / "generator.py", callable="build", kwargs=config))
+        architecture=spec.ArchitectureFromFileDescr(source=work / source_name(entry), callable="build",
+                                                  kwargs=config))
     weights = {"pytorch_state_dict": state_dict}
     if torchscript:
         weights["torchscript"] = spec.TorchscriptWeightsDescr(
@@ -126,8 +132,7 @@ def model_descr(spec, work: Path, words: Description, config: dict, radius: int,
                                   "Technology, TRITA-EECS-EX-2018:10",
                              url="https://github.com/Saurabh23/mSRGAN-A-GAN-for-single-image-super-resolution-on-"
                                  "high-content-screening-microscopy-images."),
-              spec.CiteEntry(text="Ledig C. et al. (2017) Photo-realistic single image super-resolution using a "
-                                  "generative adversarial network (SRGAN). CVPR 2017", doi="10.1109/CVPR.2017.19")],
+              spec.CiteEntry(text=entry.paper, doi=entry.doi)],
         license=words.license, documentation=spec.FileDescr(source=work / "README.md"),
         covers=[spec.FileDescr(source=work / "cover.png")],
         tags=["super-resolution", "fluorescence-light-microscopy", "2d", "pytorch", "human-protein-atlas",
@@ -137,17 +142,22 @@ def model_descr(spec, work: Path, words: Description, config: dict, radius: int,
             # the two weight formats run the same fp32 network: float rounding only
             reproducibility_tolerance=[spec.ReproducibilityTolerance(absolute_tolerance=1e-4, relative_tolerance=0.0,
                                                                      mismatched_elements_per_million=0)],
-            architecture_type="SRResNet", modality="fluorescence light microscopy", task="super-resolution",
+            architecture_type=entry.name, modality="fluorescence light microscopy", task="super-resolution",
             target_structure=list(CHANNELS), model_parameter_count=parameters,
             # what the model zoo assigns on upload; Java consumers (deepImageJ/JDLL) have been seen to need them
             nickname=words.name.lower().replace(" ", "-"), nickname_icon="\N{MICROSCOPE}")))
 
 
-def write_files(work: Path, folded: Generator, sample: Sample, documentation: str) -> None:
-    """weights.pt, generator.py, test_input.npy (1 x 3 x n x n float32 holding the sample's integer values) and
-    README.md into `work`."""
+def source_name(entry: Architecture) -> str:
+    """The architecture source's file name in the package: its module's (generator.py for the SRResNet)."""
+    return Path(entry.module.__file__).name
+
+
+def write_files(work: Path, folded: nn.Module, entry: Architecture, sample: Sample, documentation: str) -> None:
+    """weights.pt, the architecture source, test_input.npy (1 x 3 x n x n float32 holding the sample's integer
+    values) and README.md into `work`."""
     torch.save(folded.state_dict(), work / "weights.pt")
-    shutil.copyfile(generator_module.__file__, work / "generator.py")
+    shutil.copyfile(entry.module.__file__, work / source_name(entry))
     np.save(work / "test_input.npy", sample.lr.transpose(2, 0, 1)[None].astype(np.float32))   # integers, exact
     (work / "README.md").write_text(documentation)
 
@@ -258,24 +268,27 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
     check_output(out, force)
     spec = _spec()
     generator, meta = load_generator(model)
-    kind = "mSRGAN" if meta.get("stage") == "train_srgan" else "SRResNet"
+    entry = architecture(arch_of(generator))
+    kind = "mSRGAN" if meta.get("stage") == "train_srgan" else entry.name
     folded, config = folded_generator(generator)
-    radius, scale = receptive_radius(generator.config), generator.config.scale
+    radius, scale = generator.receptive_radius, generator.config.scale
     n = min_input(radius)
     percentiles = window_percentiles(meta)
     name = f"{kind} HPA {scale}x super-resolution"
     words = package_words(kind, scale, authors, license, spec, documentation(
-        name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale))
+        name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale,
+        f"{entry.name}: {entry.summary}"))
     sample = shrink(field, n, scale, source)
     parameters = sum(p.numel() for p in folded.parameters())
     with tempfile.TemporaryDirectory(prefix="msrgan-export-") as tmp:
         work = Path(tmp) / "files"
         work.mkdir()
-        write_files(work, folded, sample, words.documentation)
+        write_files(work, folded, entry, sample, words.documentation)
 
         def describe(torchscript: bool):
             try:
-                return model_descr(spec, work, words, config, radius, scale, percentiles, parameters, torchscript)
+                return model_descr(spec, work, words, entry, config, radius, scale, percentiles, parameters,
+                                   torchscript)
             except ValidationError as exc:
                 error = exc.errors()[0]
                 fail(f"{out}: not a valid package description ({'.'.join(map(str, error['loc']))}: {error['msg']})")

@@ -99,6 +99,10 @@ class Generator(nn.Module):
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)
 
+    @property
+    def receptive_radius(self) -> int:
+        return receptive_radius(self.config)
+
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         features = self.head(lr)
         out = self.tail(self.upsample(features + self.neck(self.blocks(features))))

@@ -83,5 +83,5 @@ def save_judge(path: str | os.PathLike, model: Judge, **meta) -> None:
 
 def load_judge(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Judge, dict]:
     """(frozen judge in eval mode, its metadata)."""
-    model, meta = load_model(path, "judge", lambda config: Judge(JudgeConfig(**config)), "judge", device)
+    model, meta = load_model(path, "judge", lambda config, arch: Judge(JudgeConfig(**config)), "judge", device)
     return model.requires_grad_(False), meta

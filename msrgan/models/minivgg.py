@@ -62,5 +62,6 @@ def save_minivgg(path: str | os.PathLike, model: MiniVGG, **meta) -> None:
 
 def load_minivgg(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MiniVGG, dict]:
     """(frozen classifier in eval mode, its metadata)."""
-    model, meta = load_model(path, "minivgg", lambda config: MiniVGG(MiniVGGConfig(**config)), "miniVGG19", device)
+    model, meta = load_model(path, "minivgg", lambda config, arch: MiniVGG(MiniVGGConfig(**config)), "miniVGG19",
+                             device)
     return model.requires_grad_(False), meta

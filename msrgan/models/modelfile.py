@@ -16,17 +16,22 @@ from msrgan.runtime import unwrap
 M = TypeVar("M", bound=nn.Module)
 
 
-def save_model(path: str | os.PathLike, kind: str, model: nn.Module, **meta) -> None:
-    """Write `model` (its dataclass `config` and CPU weights) atomically, tagged with `kind`."""
+def save_model(path: str | os.PathLike, kind: str, model: nn.Module, arch: str | None = None, **meta) -> None:
+    """Write `model` (its dataclass `config` and CPU weights) atomically, tagged with `kind`, and with `arch` (the
+    name of its architecture, for kinds that have several) where given."""
     model = unwrap(model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    blob = {"kind": f"msrgan-{kind}", "config": asdict(model.config), "state_dict": state, "meta": meta}
+    if arch is not None:
+        blob["arch"] = arch
     with atomic_path(path) as tmp:
-        torch.save({"kind": f"msrgan-{kind}", "config": asdict(model.config), "state_dict": state, "meta": meta}, tmp)
+        torch.save(blob, tmp)
 
 
-def load_model(path: str | os.PathLike, kind: str, build: Callable[[dict], M], what: str,
+def load_model(path: str | os.PathLike, kind: str, build: Callable[[dict, str | None], M], what: str,
                device: str | torch.device = "cpu") -> tuple[M, dict]:
-    """(network built from the file's config by `build`, in eval mode on `device`, its metadata).
+    """(network built by `build` from the file's config and `arch` (None where the file has none), in eval mode on
+    `device`, its metadata).
     A missing, unreadable, other-kind or damaged file (its config, weights or metadata not what the network needs)
     is a UserError naming it; `what` names the network for people."""
     if os.path.isdir(path):
@@ -42,7 +47,7 @@ def load_model(path: str | os.PathLike, kind: str, build: Callable[[dict], M], w
     if not isinstance(blob, dict) or blob.get("kind") != f"msrgan-{kind}":
         fail(f"{path}: not an mSRGAN {what} file")
     try:
-        model = build(blob["config"])
+        model = build(blob["config"], blob.get("arch"))
         model.load_state_dict(blob["state_dict"])
         meta = dict(blob.get("meta") or {})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from msrgan.models.generator import Generator
 from msrgan.models.generatorfile import load_generator
 from msrgan.runtime import Runtime, pick_runtime
 from msrgan.upscale.tiling import Predict
@@ -28,7 +27,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-def predictor(model: Generator, runtime: Runtime, compile: bool = False) -> Predict:
+def predictor(model: nn.Module, runtime: Runtime, compile: bool = False) -> Predict:
     """A function N x 3 x h x w (CPU, float32) -> N x 3 x sh x sw that runs `model` on `runtime`.
 
     `compile`: through torch.compile (inductor), which fuses the memory-bound PReLU and upsampling into their
@@ -54,8 +53,9 @@ def predictor(model: Generator, runtime: Runtime, compile: bool = False) -> Pred
     return predict
 
 
-def load_for_inference(path: str, runtime: Runtime | None = None) -> tuple[Generator, dict, Runtime]:
-    """(generator on the CPU, its metadata, the runtime to run it on: `runtime`, or the automatic choice (CUDA
-    where present, bf16 where native, channels_last)); UserError (one line) for a bad file."""
+def load_for_inference(path: str, runtime: Runtime | None = None) -> tuple[nn.Module, dict, Runtime]:
+    """(generator (any architecture the file records) on the CPU, its metadata, the runtime to run it on:
+    `runtime`, or the automatic choice (CUDA where present, bf16 where native, channels_last)); UserError (one line)
+    for a bad file."""
     model, meta = load_generator(path, "cpu")
     return model, meta, runtime or pick_runtime(key="--device")

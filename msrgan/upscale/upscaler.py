@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from msrgan.errors import fail
-from msrgan.models.generator import receptive_radius
 from msrgan.runtime import Runtime, pick_runtime
 from msrgan.tiffmeta import microns
 from msrgan.upscale.channels import Pass, mixing, parse_channels, pass_input, plan_passes
@@ -178,7 +177,7 @@ def load_upscaler(model: str, device: str = "auto", precision: str = "auto", cha
                   tile: int = TILE, overlap: int | None = None, batch: int = 0, compile: bool = False,
                   runtime: Runtime | None = None) -> Upscaler:
     """The generator file `model` ready to upscale; UserError naming the option for a bad model or setting.
-    `overlap` None: the generator's receptive-field radius (receptive_radius), so tiles blend without seams.
+    `overlap` None: the generator's receptive-field radius (its `receptive_radius`), so tiles blend without seams.
     `runtime`: one already chosen (evaluate's), instead of choosing one for `device` and `precision`."""
     if tile < 16:
         fail(f"--tile: at least 16 input pixels, got {tile}")
@@ -188,7 +187,7 @@ def load_upscaler(model: str, device: str = "auto", precision: str = "auto", cha
         fail(f"--batch: must be positive, got {batch}")
     generator, meta, runtime = load_for_inference(model, runtime or pick_runtime(device, precision, key="--device"))
     if overlap is None:
-        overlap = receptive_radius(generator.config)
+        overlap = generator.receptive_radius
         if 3 * overlap > tile:
             fail(f"--tile: this generator sees {overlap} input pixels around each one, so tiles need at least "
                  f"{3 * overlap} pixels (or set a smaller --overlap), got {tile}")
