@@ -112,7 +112,8 @@ high-content screening), exported by `python -m msrgan export`.
 ## Training
 
 {kind} generator ({architecture}),
-selected at iteration {selected if selected is not None else "?"}. Content loss of mSRGAN from miniVGG19, a small VGG19 trained from scratch on the 13 protein-localisation classes. Intensities: each 16-bit stain
+selected at iteration {selected if selected is not None else "?"}. Content loss of mSRGAN from
+miniVGG19, a small VGG19 trained from scratch on the 13 protein-localisation classes. Intensities: each 16-bit stain
 was mapped to [0, 1] by its field's own {low}-{high} percentile window (the merge stage), as this package's
 preprocessing does.
 
