@@ -4,7 +4,11 @@ file (8- and 16-bit, tiled == whole within the blending tolerance), `msrgan expo
 that reduce the loss. Tiny configs, 24x24 LR."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,6 +35,7 @@ TINY = {"srcnn": {"features": 8, "mapping": 4},
         "rrdb": {"blocks": 1, "channels": 8, "growth": 4}}
 BASELINES = list(TINY)
 GLOBAL_ATTENTION = {"rcan", "dfcan"}   # channel attention averaged over the whole input (tile)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def network(arch: str, seed: int = 0, **config) -> torch.nn.Module:
@@ -151,15 +156,15 @@ def test_tiled_prediction_with_the_radius_as_overlap_is_the_whole_field_predicti
 
 @pytest.mark.parametrize("arch", BASELINES)
 def test_msrgan_upscale_with_each_baselines_file(arch, files, tmp_path):
-    """8-bit RGB PNG and 16-bit single-channel TIFF, 24x24: 96x96 of the input's dtype; and a 16-bit field tiled
-    (the default overlap: the file's network's receptive radius) gives the whole-field output within the blending
-    tolerance above, in the field's window units."""
+    """8-bit RGB PNG and 16-bit single-channel TIFF, 24x24, under bf16 autocast: 96x96 of the input's dtype; and a
+    16-bit field tiled (the default overlap: the file's network's receptive radius) gives the whole-field output
+    within the blending tolerance above, in the field's window units."""
     rgb = cells(24, 24, 1, 255, channels=3).astype(np.uint8)
     cv2.imwrite(str(tmp_path / "rgb.png"), rgb[..., ::-1])
     grey = np.rint(cells(24, 24, 0, 40000)).astype(np.uint16)[..., 0]
     tifffile.imwrite(tmp_path / "grey.tif", grey)
     assert main(["upscale", str(tmp_path / "rgb.png"), str(tmp_path / "grey.tif"), "--model", str(files[arch]),
-                 "--out", str(tmp_path / "out"), "--quiet"]) == 0
+                 "--out", str(tmp_path / "out"), "--precision", "bf16", "--quiet"]) == 0
     out = read_image(tmp_path / "out" / "rgb.png")
     assert out.shape == (96, 96, 3) and out.dtype == np.uint8
     assert np.corrcoef(cv2.resize(out, (24, 24), interpolation=cv2.INTER_AREA).ravel(), rgb.ravel())[0, 1] > 0.9
@@ -176,6 +181,16 @@ def test_msrgan_upscale_with_each_baselines_file(arch, files, tmp_path):
     window = intensity_window(field[None], load_generator(files[arch])[1])
     error = np.abs(tiled - whole) / (window.hi - window.lo)
     assert tiled.shape == (256, 288, 3) and error.max() * 255 < 0.5 + 255 * 0.5 / (window.hi - window.lo).min()
+
+
+def test_python_m_msrgan_upscale_with_a_baselines_file(files, tmp_path):
+    """The command as a user types it, with the RCAN's file."""
+    cv2.imwrite(str(tmp_path / "a.png"), cells(24, 24, 2, 255, channels=3).astype(np.uint8))
+    result = subprocess.run([sys.executable, "-m", "msrgan", "upscale", str(tmp_path / "a.png"), "--model",
+                             str(files["rcan"]), "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert read_image(tmp_path / "out" / "a.png").shape == (96, 96, 3)
 
 
 def test_msrgan_export_writes_a_package_for_a_baseline(files, tmp_path):
