@@ -19,8 +19,10 @@ import torch.nn.functional as F
 import yaml
 
 from msrgan.cli import main
+from msrgan.codebase import import_closure
 from msrgan.imageio import read_image
-from msrgan.models.architectures import ARCHITECTURES, arch_of, build_generator
+from msrgan.errors import UserError
+from msrgan.models.architectures import ARCHITECTURES, build_generator, load_any_generator
 from msrgan.models.generator import Generator, GeneratorConfig
 from msrgan.models.generatorfile import load_generator, save_generator
 from msrgan.upscale.intensity import intensity_window
@@ -60,9 +62,9 @@ def files(tmp_path_factory) -> dict:
     return paths
 
 
-def test_every_baseline_is_in_the_architecture_table():
+def test_every_baseline_is_in_the_architecture_table_under_its_own_name():
     assert set(ARCHITECTURES) == {"srresnet", *BASELINES}
-    assert arch_of(Generator(GeneratorConfig(blocks=1, channels=8))) == "srresnet"
+    assert all(build_generator(name, TINY.get(name, {})).arch == name for name in ARCHITECTURES)
 
 
 @pytest.mark.parametrize("arch", BASELINES)
@@ -70,7 +72,7 @@ def test_every_baseline_is_in_the_architecture_table():
 def test_shape_and_scale_and_a_fresh_network_is_bicubic(arch, scale):
     torch.manual_seed(0)
     fresh = build_generator(arch, {**TINY[arch], "scale": scale}).eval()
-    assert arch_of(fresh) == arch and fresh.config.scale == scale and fresh.config.in_channels == 3
+    assert fresh.arch == arch and fresh.config.scale == scale and fresh.config.in_channels == 3
     lr = torch.rand(2, 3, 24, 21)
     with torch.no_grad():
         out = fresh(lr)
@@ -93,8 +95,8 @@ def test_a_seeded_forward_is_deterministic(arch):
 def test_the_generator_file_records_the_architecture(arch, files):
     blob = torch.load(files[arch], weights_only=True)
     assert blob["arch"] == arch and blob["config"]["scale"] == 4
-    loaded, meta = load_generator(files[arch])
-    assert arch_of(loaded) == arch and loaded.config == network(arch).config and meta["percentiles"] == [0.1, 99.9]
+    loaded, meta = load_any_generator(files[arch])
+    assert loaded.arch == arch and loaded.config == network(arch).config and meta["percentiles"] == [0.1, 99.9]
     lr = torch.rand(1, 3, 24, 24)
     with torch.no_grad():
         assert torch.equal(loaded(lr), network(arch)(lr))
@@ -107,10 +109,11 @@ def test_a_file_without_arch_loads_as_the_srresnet_and_an_unknown_arch_is_refuse
     assert blob["arch"] == "srresnet"
     del blob["arch"]                                  # as every file written before the field existed
     torch.save(blob, tmp_path / "old.pt")
-    old, _ = load_generator(tmp_path / "old.pt")
     lr = torch.rand(1, 3, 24, 24)
-    with torch.no_grad():
-        assert type(old) is Generator and torch.equal(old(lr), net(lr))
+    for load in (load_generator, load_any_generator):
+        old, _ = load(tmp_path / "old.pt")
+        with torch.no_grad():
+            assert type(old) is Generator and torch.equal(old(lr), net(lr))
     torch.save({**blob, "arch": "swinir"}, tmp_path / "unknown.pt")
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.zeros((24, 24, 3), np.uint8))
@@ -118,6 +121,16 @@ def test_a_file_without_arch_loads_as_the_srresnet_and_an_unknown_arch_is_refuse
                  "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "damaged generator file" in err and "unknown generator architecture 'swinir'" in err, err
+
+
+def test_the_srresnet_stages_reader_refuses_a_baseline_and_imports_none(files):
+    """train_srgan reads srresnet.pt with generatorfile.load_generator: a baseline's file there is one line, and
+    neither SRResNet stage imports a baseline's code (a change to it reruns evaluate and export, not the training)."""
+    with pytest.raises(UserError, match="holds a 'rcan' generator, not an SRResNet"):
+        load_generator(files["rcan"])
+    for stage in ("train_srresnet", "train_srgan"):
+        assert not {f"msrgan/models/{a}.py" for a in BASELINES} & import_closure(f"stages/{stage}.py")
+    assert {f"msrgan/models/{a}.py" for a in BASELINES} <= import_closure("stages/export.py")
 
 
 @pytest.mark.parametrize("arch", [a for a in BASELINES if a not in GLOBAL_ATTENTION] + ["srresnet"])
@@ -173,12 +186,12 @@ def test_msrgan_upscale_with_each_baselines_file(arch, files, tmp_path):
 
     field = np.rint(cells(64, 72, 5, 40000, channels=3)).astype(np.uint16)
     tifffile.imwrite(tmp_path / "field.tif", field)
-    tile = max(3 * load_generator(files[arch])[0].receptive_radius, 16)
+    tile = max(3 * load_any_generator(files[arch])[0].receptive_radius, 16)
     for name, size in (("tiled", tile), ("whole", 256)):
         assert main(["upscale", str(tmp_path / "field.tif"), "--model", str(files[arch]), "--out",
                      str(tmp_path / name), "--tile", str(size), "--precision", "fp32", "--quiet"]) == 0
     tiled, whole = (tifffile.imread(tmp_path / name / "field.tif").astype(np.float64) for name in ("tiled", "whole"))
-    window = intensity_window(field[None], load_generator(files[arch])[1])
+    window = intensity_window(field[None], load_any_generator(files[arch])[1])
     error = np.abs(tiled - whole) / (window.hi - window.lo)
     assert tiled.shape == (256, 288, 3) and error.max() * 255 < 0.5 + 255 * 0.5 / (window.hi - window.lo).min()
 
@@ -208,7 +221,7 @@ def test_msrgan_export_writes_a_package_for_a_baseline(files, tmp_path):
                                                                                  "in_channels": 3}
     assert set(rdf["weights"]) == {"pytorch_state_dict", "torchscript"}
     assert rdf["config"]["bioimageio"]["architecture_type"] == "DFCAN" and rdf["name"].startswith("DFCAN")
-    radius = load_generator(files["dfcan"])[0].receptive_radius
+    radius = load_any_generator(files["dfcan"])[0].receptive_radius
     assert rdf["outputs"][0]["axes"][2]["halo"] == 4 * radius
     assert "Fourier channel-attention" in package.read("README.md").decode()
 

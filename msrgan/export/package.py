@@ -36,8 +36,7 @@ from msrgan.errors import fail
 from msrgan.export.documentation import documentation
 from msrgan.export.sample import Sample, cover, shrink
 from msrgan.imageio import write_png
-from msrgan.models.architectures import Architecture, arch_of, architecture
-from msrgan.models.generatorfile import load_generator
+from msrgan.models.architectures import Architecture, architecture, load_any_generator
 from msrgan.params import check_authors
 from msrgan.upscale.inference import fold_batchnorm
 from msrgan.upscale.intensity import intensity_window, window_percentiles
@@ -68,7 +67,7 @@ def folded_generator(generator: nn.Module) -> tuple[nn.Module, dict]:
     if not any(isinstance(m, nn.BatchNorm2d) for m in generator.modules()):
         return generator.eval(), asdict(generator.config)
     config = replace(generator.config, norm="none")
-    folded = architecture(arch_of(generator)).module.build(**asdict(config))
+    folded = architecture(generator.arch).module.build(**asdict(config))
     folded.load_state_dict(fold_batchnorm(generator).state_dict())
     return folded.eval(), asdict(config)
 
@@ -267,8 +266,8 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
     out = Path(out)
     check_output(out, force)
     spec = _spec()
-    generator, meta = load_generator(model)
-    entry = architecture(arch_of(generator))
+    generator, meta = load_any_generator(model)
+    entry = architecture(generator.arch)
     kind = "mSRGAN" if meta.get("stage") == "train_srgan" else entry.name
     folded, config = folded_generator(generator)
     radius, scale = generator.receptive_radius, generator.config.scale

@@ -1,19 +1,25 @@
-"""The generator architectures a generator file can hold, by the name its `arch` field records.
+"""The generator architectures a generator file can hold, by the name its `arch` field records, and the reader of
+a generator file of any of them (for `msrgan upscale`, `msrgan export` and evaluate; the SRResNet's stages read and
+write theirs with msrgan.models.generatorfile, which imports no baseline, so a baseline's code change does not
+rerun them).
 
 Every architecture module imports nothing but torch (`msrgan export` ships it as a BioImage.IO architecture source)
 and offers the same small interface: `build(**config)` makes the network from its config dataclass's fields; the
-network has `config` (a frozen dataclass with at least `scale` and `in_channels`), a `receptive_radius` property
-(how many LR pixels around an output pixel its convolutions reach: the tiles' overlap and the package's halo) and
-maps N x C x h x w in [0, 1] to N x C x sh x sw.
+network has `arch` (its name here), `config` (a frozen dataclass with at least `scale` and `in_channels`), a
+`receptive_radius` property (how many LR pixels around an output pixel its convolutions reach: the tiles' overlap
+and the package's halo) and maps N x C x h x w in [0, 1] to N x C x sh x sw.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from types import ModuleType
 
+import torch
 from torch import nn
 
 from msrgan.models import care, dfcan, generator, rcan, rrdb, srcnn
+from msrgan.models.modelfile import load_model
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ ARCHITECTURES = {
         "Wang X. et al. (2018) ESRGAN: enhanced super-resolution generative adversarial networks. ECCV Workshops "
         "2018", "10.1007/978-3-030-11021-5_5"),
 }
-DEFAULT = "srresnet"     # a generator file without an `arch` field (written before it existed) holds an SRResNet
+DEFAULT = generator.Generator.arch   # a file without an `arch` field (written before it existed) holds an SRResNet
 
 
 def architecture(arch: str) -> Architecture:
@@ -66,14 +72,13 @@ def architecture(arch: str) -> Architecture:
     return ARCHITECTURES[arch]
 
 
-def arch_of(model: nn.Module) -> str:
-    """The name of the architecture whose module defines `model`'s class; ValueError for any other network."""
-    for name, entry in ARCHITECTURES.items():
-        if type(model).__module__ == entry.module.__name__:
-            return name
-    raise ValueError(f"{type(model).__name__} is not one of the generator architectures ({', '.join(ARCHITECTURES)})")
-
-
 def build_generator(arch: str, config: dict) -> nn.Module:
     """The network of architecture `arch` made from its config fields; ValueError/TypeError for a bad name or key."""
     return architecture(arch).module.build(**config)
+
+
+def load_any_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """(the generator of whichever architecture the file records, in eval mode, its metadata); a missing, foreign or
+    damaged file, or an unknown `arch`, is a UserError naming it."""
+    return load_model(path, "generator", lambda config, arch: build_generator(arch or DEFAULT, config), "generator",
+                      device)

@@ -44,6 +44,8 @@ def _level(n: int, c_in: int, c_mid: int, c_out: int, kernel: int) -> nn.Sequent
 
 
 class CARE(nn.Module):
+    arch = "care"   # its name in a generator file (msrgan.models.architectures)
+
     def __init__(self, config: CAREConfig = CAREConfig()):
         super().__init__()
         self.config = config

@@ -70,6 +70,8 @@ class ResidualGroup(nn.Module):
 
 
 class DFCAN(nn.Module):
+    arch = "dfcan"   # its name in a generator file (msrgan.models.architectures)
+
     def __init__(self, config: DFCANConfig = DFCANConfig()):
         super().__init__()
         c, s = config.channels, config.scale

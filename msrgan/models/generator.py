@@ -83,6 +83,8 @@ def _upsampler(kind: str, channels: int) -> list[nn.Module]:
 
 
 class Generator(nn.Module):
+    arch = "srresnet"   # its name in a generator file (msrgan.models.architectures)
+
     def __init__(self, config: GeneratorConfig = GeneratorConfig()):
         super().__init__()
         steps = int(math.log2(config.scale))

@@ -66,6 +66,8 @@ class ResidualGroup(nn.Module):
 
 
 class RCAN(nn.Module):
+    arch = "rcan"   # its name in a generator file (msrgan.models.architectures)
+
     def __init__(self, config: RCANConfig = RCANConfig()):
         super().__init__()
         steps = int(math.log2(config.scale))

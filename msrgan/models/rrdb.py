@@ -58,6 +58,8 @@ class RRDB(nn.Module):
 
 
 class RRDBNet(nn.Module):
+    arch = "rrdb"   # its name in a generator file (msrgan.models.architectures)
+
     def __init__(self, config: RRDBConfig = RRDBConfig()):
         super().__init__()
         steps = int(math.log2(config.scale))

@@ -28,6 +28,8 @@ class SRCNNConfig:
 
 
 class SRCNN(nn.Module):
+    arch = "srcnn"   # its name in a generator file (msrgan.models.architectures)
+
     def __init__(self, config: SRCNNConfig = SRCNNConfig()):
         super().__init__()
         self.config = config

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from msrgan.models.generatorfile import load_generator
+from msrgan.models.architectures import load_any_generator
 from msrgan.runtime import Runtime, pick_runtime
 from msrgan.upscale.tiling import Predict
 
@@ -57,5 +57,5 @@ def load_for_inference(path: str, runtime: Runtime | None = None) -> tuple[nn.Mo
     """(generator (any architecture the file records) on the CPU, its metadata, the runtime to run it on:
     `runtime`, or the automatic choice (CUDA where present, bf16 where native, channels_last)); UserError (one line)
     for a bad file."""
-    model, meta = load_generator(path, "cpu")
+    model, meta = load_any_generator(path, "cpu")
     return model, meta, runtime or pick_runtime(key="--device")
