@@ -87,13 +87,18 @@ def pixel_size(meta: dict) -> str:
 
 
 def documentation(name: str, kind: str, meta: dict, domain: str, evaluation: dict, radius: int, min_size: int,
-                  sample_source: str, percentiles: tuple[float, float], scale: int, architecture: str) -> str:
+                  sample_source: str, percentiles: tuple[float, float], scale: int, architecture: str,
+                  global_attention: bool = False) -> str:
     """Markdown for the package. `kind`: 'mSRGAN', 'SRResNet' or a baseline's name; `meta`: the generator file's
     metadata; `domain`: one sentence on the training data; `evaluation`: metrics/evaluate.json ({} if not known);
-    `architecture`: the network in words (msrgan.models.architectures' name and summary)."""
+    `architecture`: the network in words (msrgan.models.architectures' name and summary); `global_attention`: its
+    channel attention averages over the whole input (RCAN, DFCAN), which the halo does not cover."""
     selected = meta.get("selected_iteration")
     low, high = (f"{p:g}" for p in percentiles)
     table = evaluation_table(evaluation)
+    attention = ("\n  Its channel attention averages over the whole input, beyond any halo: blocks predicted on "
+                 "their own differ a\n  little from the whole field (a few tenths of an 8-bit level in the project's "
+                 "tests)." if global_attention else "")
     return f"""# {name}
 
 {scale}x super-resolution of high-content-screening confocal fluorescence images (Human Protein Atlas style: microtubules,
@@ -138,7 +143,7 @@ preprocessing does.
   seeded sample of that many pixels, within sampling noise of this package's. An 8-bit field goes through the
   same window here, but through x/255 in `msrgan upscale`, so for 8-bit data the two differ.
 - Halo: {radius * scale} output pixels ({radius} input pixels, the generator's receptive-field radius): tiles that keep
-  this much context join without seams.
+  this much context join without seams.{attention}
 
 ## Test tensors
 

@@ -276,7 +276,7 @@ def export(model: str | os.PathLike, out: str | os.PathLike, field: np.ndarray, 
     name = f"{kind} HPA {scale}x super-resolution"
     words = package_words(kind, scale, authors, license, spec, documentation(
         name, kind, meta, domain, evaluation, radius, n, source, percentiles, scale,
-        f"{entry.name}: {entry.summary}"))
+        f"{entry.name}: {entry.summary}", entry.global_attention))
     sample = shrink(field, n, scale, source)
     parameters = sum(p.numel() for p in folded.parameters())
     with tempfile.TemporaryDirectory(prefix="msrgan-export-") as tmp:

@@ -29,6 +29,7 @@ class Architecture:
     summary: str         # one line on what it is
     paper: str           # its source
     doi: str
+    global_attention: bool = False   # attention averaged over the whole input: tiles differ a little from the field
 
 
 ARCHITECTURES = {
@@ -50,12 +51,12 @@ ARCHITECTURES = {
         rcan, "RCAN", "residual groups of residual channel-attention blocks, sub-pixel upsampling, a residual over "
         "the bicubic-upscaled input",
         "Zhang Y. et al. (2018) Image super-resolution using very deep residual channel attention networks. "
-        "ECCV 2018", "10.1007/978-3-030-01234-2_18"),
+        "ECCV 2018", "10.1007/978-3-030-01234-2_18", global_attention=True),
     "dfcan": Architecture(
         dfcan, "DFCAN", "residual groups of Fourier channel-attention blocks, sub-pixel upsampling, a residual over "
         "the bicubic-upscaled input",
         "Qiao C. et al. (2021) Evaluation and development of deep neural networks for image super-resolution in "
-        "optical microscopy. Nature Methods 18, 194-202", "10.1038/s41592-020-01048-5"),
+        "optical microscopy. Nature Methods 18, 194-202", "10.1038/s41592-020-01048-5", global_attention=True),
     "rrdb": Architecture(
         rrdb, "RRDB", "ESRGAN's generator: residual-in-residual dense blocks, nearest x2 + conv upsampling, a "
         "residual over the bicubic-upscaled input",
