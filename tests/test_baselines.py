@@ -67,6 +67,16 @@ def test_every_baseline_is_in_the_architecture_table_under_its_own_name():
     assert all(build_generator(name, TINY.get(name, {})).arch == name for name in ARCHITECTURES)
 
 
+def test_the_default_sizes_have_the_readmes_parameter_counts_and_radii():
+    """README, Baseline generators: the table's parameters and receptive radii at the default configs."""
+    table = {"srcnn": (69_251, 4), "care": (83_699, 9), "rcan": (253_795, 22), "dfcan": (261_875, 11),
+             "rrdb": (398_755, 34)}
+    for arch, (parameters, radius) in table.items():
+        net = build_generator(arch, {})
+        assert (sum(p.numel() for p in net.parameters()), net.receptive_radius) == (parameters, radius), arch
+        assert net(torch.rand(1, 3, 24, 24)).shape == (1, 3, 96, 96)
+
+
 @pytest.mark.parametrize("arch", BASELINES)
 @pytest.mark.parametrize("scale", [4, 2])
 def test_shape_and_scale_and_a_fresh_network_is_bicubic(arch, scale):
