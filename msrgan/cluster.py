@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tqdm import tqdm
 
-from msrgan.data.threads import thread_map
+from msrgan.threads import thread_map
 from msrgan.errors import UserError, fail
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def cluster_map(work: Callable[[Item], Result], items: Sequence[Item], desc: str
                 scheduler: str = "", threads: int | None = None, unit: str = "FOV",
                 scheduler_name: str = "--scheduler") -> list[Result]:
     """[work(item) for item in items], in input order, with a progress bar: on `threads` threads of this process
-    (msrgan.data.threads.thread_map) when `workers` is 1 and no `scheduler` is given, else as one Dask task per item
+    (msrgan.threads.thread_map) when `workers` is 1 and no `scheduler` is given, else as one Dask task per item
     on dask_client(workers, scheduler). Each item's result does not depend on where it ran, so the outputs are
     those of the single-process run. The first failure (in input order, among the items finished when it is seen)
     cancels the rest and is raised as it was raised on the worker (a UserError stays one line); a worker that died
