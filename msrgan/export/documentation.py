@@ -6,10 +6,10 @@ from pathlib import Path
 
 from msrgan.data.processed import INDEX, image_path, read_domain, read_index
 from msrgan.errors import fail
+from msrgan.evaluation.methods import all_methods, label
 from msrgan.imageio import image_size
 from msrgan.tiffmeta import microns
 
-METHODS = {"bicubic": "bicubic", "srresnet": "SRResNet", "msrgan": "mSRGAN"}
 COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lr_psnr": "LR consistency (dB)"}
 
 
@@ -36,7 +36,7 @@ def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") ->
     number."""
     if not isinstance(evaluation, dict):
         fail(f"{source}: expected an object of methods")
-    rows = [m for m in METHODS if m in evaluation]
+    rows = [m.name for m in all_methods() if m.in_figures and m.name in evaluation]
     if not rows:
         return ""
     lines = ["| | " + " | ".join(COLUMNS.values()) + " |", "|---|" + "---:|" * len(COLUMNS)]
@@ -50,7 +50,7 @@ def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") ->
             if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
                 fail(f"{source}: {m}.{k}: not a number ({value!r})")
             cells.append("" if value is None else f"{value:.3f}" if k == "ssim" else f"{value:.2f}")
-        lines.append(f"| {METHODS[m]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label(m)} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     lr = {m: evaluation[m].get("lr_psnr") for m in rows}
     if lr.get("msrgan") is not None and lr.get("bicubic") is not None and lr["msrgan"] < lr["bicubic"] - 1.0:
