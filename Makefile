@@ -1,7 +1,7 @@
 # Quick start: `make repro` runs the whole study, `make test` runs the tests.
 VENV := .venv
 BIN := $(VENV)/bin
-SWEEP ?= default
+SWEEP ?= default lsgan-3e-3 lsgan-1e-2 ragan-1e-3 ragan-5e-3
 STAMP := $(VENV)/.installed
 
 .PHONY: repro test check-repro bench robustness levers sweep clean-venv
