@@ -2,7 +2,8 @@
 
 Compares the headline figures of metrics/evaluate.json and metrics/segment.json in the working tree with those of a
 git revision (default HEAD), each within a tolerance, and checks the study's conclusions on this run: SRResNet and
-mSRGAN above bicubic on PSNR and SSIM, and no checkerboard on flat fields. The tolerances are several times the spread that benchmarks/robustness.py
+mSRGAN above bicubic on PSNR and SSIM, no checkerboard on flat fields, and mSRGAN closer to HR than SRResNet by the
+independent judge network (feature distance and KID). The tolerances are several times the spread that benchmarks/robustness.py
 measured over seeds, precisions, thread counts and machines, and smaller than a collapse (README, "Reproducibility").
 """
 from __future__ import annotations
@@ -66,8 +67,10 @@ FLAT_GRID_LEVELS = 1.0   # 8-bit levels: the most grid pattern a generator may p
 
 
 def conclusions(run: dict[str, dict]) -> list[str]:
-    """The study's conclusions that this run contradicts (empty: all hold): SR above bicubic on PSNR and SSIM, and
-    no visible checkerboard on flat fields (evaluate's flat_grid_pattern below FLAT_GRID_LEVELS, where reported)."""
+    """The study's conclusions that this run contradicts (empty: all hold): SR above bicubic on PSNR and SSIM, no
+    visible checkerboard on flat fields (evaluate's flat_grid_pattern below FLAT_GRID_LEVELS, where reported), and
+    mSRGAN closer to HR than SRResNet in the independent judge network's feature distance and KID (where
+    reported)."""
     scores = run.get("evaluate.json", {})
     broken = []
     for method in GENERATORS:
@@ -79,6 +82,10 @@ def conclusions(run: dict[str, dict]) -> list[str]:
         if flat is not None and not flat < FLAT_GRID_LEVELS:
             broken.append(f"{method} puts a grid pattern of {flat:.2f} 8-bit levels on flat fields "
                           f"(at most {FLAT_GRID_LEVELS:g})")
+    for metric in ("judge_distance", "kid"):   # the GAN closer to HR than SRResNet by the independent judge
+        gan, srr = scores.get("msrgan", {}).get(metric), scores.get("srresnet", {}).get(metric)
+        if gan is not None and srr is not None and not gan < srr:
+            broken.append(f"msrgan is not below srresnet on {metric}, the independent judge's ({gan} vs {srr})")
     return broken
 
 
@@ -127,5 +134,6 @@ def run(args: argparse.Namespace) -> int:
               f"metrics moved beyond tolerance, {len(broken)} conclusion(s) broken")
         return 1
     print(f"this run reproduces the study at {args.published}: {len(findings)} metrics within tolerance, "
-          f"SRResNet and mSRGAN above bicubic on PSNR and SSIM, no checkerboard on flat fields")
+          f"SRResNet and mSRGAN above bicubic on PSNR and SSIM, no checkerboard on flat fields, mSRGAN closer to HR "
+          f"than SRResNet by the independent judge")
     return 0

@@ -73,6 +73,18 @@ def test_a_checkerboard_on_flat_fields_breaks_the_study(tmp_path, monkeypatch, c
     assert "BROKEN msrgan puts a grid pattern of 9.30 8-bit levels on flat fields" in out and "srresnet puts" not in out
 
 
+def test_a_gan_no_closer_to_hr_by_the_independent_judge_breaks_the_study(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    published_repo(tmp_path, monkeypatch)
+    now = json.loads(json.dumps(EVALUATE))
+    now["srresnet"] |= {"judge_distance": 0.42, "kid": 23.0}
+    now["msrgan"] |= {"judge_distance": 0.34, "kid": 25.0}
+    write(tmp_path, now, SEGMENT)
+    assert main(["check-repro"]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN msrgan is not below srresnet on kid" in out and "judge_distance, the" not in out
+
+
 def test_no_run_yet_is_one_line(tmp_path, monkeypatch, capsys):
     published_repo(tmp_path, monkeypatch)
     (tmp_path / "metrics" / "segment.json").unlink()
