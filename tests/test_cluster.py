@@ -16,30 +16,17 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-import torch
 import yaml
 
 from msrgan.cli import main
 from msrgan.cluster import cluster_map
 from msrgan.errors import UserError
-from msrgan.models.generator import Generator, GeneratorConfig
-from msrgan.models.generatorfile import save_generator
 from msrgan.params import Fetch, Merge, Prepare
 from msrgan.upscale.resume import JOURNAL
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_dvc_pipeline import DVC, REPO, run  # noqa: E402
-from test_upscale import cells  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    generator = Generator(GeneratorConfig(blocks=2, channels=8, norm="none", res_scale=0.2, upsample="resize"))
-    torch.nn.init.normal_(generator.tail.weight, std=0.01)
-    path = tmp_path_factory.mktemp("model") / "generator.pt"
-    save_generator(path, generator, percentiles=[0.1, 99.9])
-    return path
+from test_upscale import cells, model  # noqa: E402,F401 (model: the shared generator fixture)
 
 
 @pytest.fixture(scope="module")
