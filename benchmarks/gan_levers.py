@@ -45,6 +45,9 @@ CONFIGS: dict[str, dict] = {
     "ragan-5e-3-d32": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "discriminator.channels": 32},
     "ragan-5e-3-sn": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "discriminator.spectral_norm": True},
     "ragan-5e-3-blocks34": {"loss.gan_type": "ragan", "loss.adversarial": 5e-3, "loss.content_blocks": [3, 4]},
+    # the content-loss ablation (benchmarks/content_ablation.py): the default GAN with other content networks
+    "content-random": {"loss.content_network": "random"},
+    "content-none": {"loss.beta": 0.0},
 }
 HF_RANGE = (0.5, 1.5)
 GUARD_DB = 3.0           # train_srgan.rollback.val_drop of every run
@@ -84,7 +87,8 @@ def train(config: str, seed: int, out: Path) -> None:
 
 
 def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
-    """Per method (bicubic and each generator file) on the split: psnr, ssim, hf_power_r/g/b, judge_distance, kid."""
+    """Per method (bicubic and each generator file) on the split: the means of psnr, ssim, hf_power_r/g/b,
+    hf_power_dev, lsd and judge_distance, the set's kid, and under 'per_image' each image's values (with 'id')."""
     import numpy as np
     import torch
     from msrgan.evaluation.judges import IndependentJudge
@@ -103,6 +107,7 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
     methods = {"bicubic": interpolation(cv2.INTER_CUBIC, 4)}
     methods |= {name: generator(str(path), 4, pick_runtime(device)) for name, path in generators.items()}
     out = {}
+    ids = [str(i) for i in data.ids]
     for name, upscale in methods.items():
         srs = upscale(lrs)
         kid = judge.kid(100, len(hrs) // 2)
@@ -110,11 +115,12 @@ def score(generators: dict[str, Path], split: str = "val") -> dict[str, dict]:
         keys = ("hf_power_r", "hf_power_g", "hf_power_b", "hf_power_dev", "lsd")
         spectral = [image_values(h, s, lr, Context((0.1, 99.9), 1 / 7), tuple(metric(k) for k in keys))
                     for h, s, lr in zip(hrs, srs, lrs)]
-        out[name] = {"psnr": float(np.mean([psnr(h, s) for h, s in zip(hrs, srs)])),
-                     "ssim": float(np.mean([ssim(h, s) for h, s in zip(hrs, srs)])),
-                     **{k: float(np.nanmean([v[k] for v in spectral])) for k in spectral[0]},
-                     "judge_distance": float(judge.distance(np.stack(hrs), np.stack(srs)).mean()),
-                     "kid": kid.compute(0)[0]}
+        images = {"id": ids, "psnr": [psnr(h, s) for h, s in zip(hrs, srs)],
+                  "ssim": [ssim(h, s) for h, s in zip(hrs, srs)],
+                  **{k: [float(v[k]) for v in spectral] for k in spectral[0]},
+                  "judge_distance": [float(d) for d in judge.distance(np.stack(hrs), np.stack(srs))]}
+        out[name] = {**{k: float(np.nanmean(v)) for k, v in images.items() if k != "id"}, "kid": kid.compute(0)[0],
+                     "per_image": images}
     return out
 
 
@@ -133,13 +139,14 @@ def launch(config: str, seed: int, out: Path) -> dict:
     return {"train": json.loads(done.read_text())}
 
 
-def scored(config: str, seed: int, out: Path, result: dict) -> dict:
-    """The run's scores on the val split (cached in its scores.json), added to `result`."""
+def scored(config: str, seed: int, out: Path, result: dict, split: str = "val") -> dict:
+    """The run's scores on the split (cached in its scores.json), added to `result`."""
     if "error" in result:
         return result
     cache = out / f"{config}-{seed}" / "scores.json"
     if not cache.is_file():
-        cache.write_text(json.dumps(score({"msrgan": out / f"{config}-{seed}" / "generator.pt"})["msrgan"], indent=1))
+        generator = out / f"{config}-{seed}" / "generator.pt"
+        cache.write_text(json.dumps(score({"msrgan": generator}, split)["msrgan"], indent=1))
     return {**result, "scores": json.loads(cache.read_text())}
 
 

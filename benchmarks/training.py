@@ -5,7 +5,7 @@ ceilings, with the CPU's bf16 instruction sets.
     python benchmarks/training.py [--iterations 10] [--size 96] [--profile]
 
 An update is what the trainer's step does after its batch is drawn: forward under the section's precision, loss,
-backward, optimizer step (msrgan.train.classifier.bce_update, msrgan.train.srresnet.mse_update, msrgan.train.srgan.gan_step
+backward, optimizer step (msrgan.train.classifier.bce_update, msrgan.train.srresnet.pixel_update, msrgan.train.srgan.gan_step
 with the frozen miniVGG19's content loss). FLOPs are counted by torch.utils.flop_counter.FlopCounterMode over one
 update (forward and backward; convolutions and matrix products only, as usual). --profile adds, per trainer, the
 operators that take the most CPU time (torch.profiler, self time over 3 updates).
@@ -28,7 +28,7 @@ from msrgan.models.minivgg import MiniVGG, MiniVGGConfig
 from msrgan.params import section
 from msrgan.runtime import pick_runtime
 from msrgan.train.srgan import GanParts, gan_step
-from msrgan.train.srresnet import generator_config, mse_update
+from msrgan.train.srresnet import generator_config, pixel_update
 from msrgan.train.classifier import bce_update
 
 
@@ -111,7 +111,7 @@ def trainers(params: str, size: int) -> dict[str, tuple[str, Callable[[], object
     g_opt = torch.optim.Adam(generator.parameters(), lr=res.lr)
     hr_g, lr_g = random_pair(rt, res.batch_size, size)
     out["train_srresnet"] = (f"generator {res.blocks} blocks x {res.channels} ch, batch {res.batch_size}",
-                             lambda: mse_update(generator, generator, g_opt, lr_g, hr_g, rt, res.grad_clip), rt)
+                             lambda: pixel_update(generator, generator, g_opt, lr_g, hr_g, rt, res.grad_clip), rt)
 
     rt = pick_runtime(gan.device, gan.precision, gan.channels_last)
     gan_generator = rt.model(Generator(generator_config(res, 4)))

@@ -88,3 +88,26 @@ def generator_loss(sr: torch.Tensor, hr: torch.Tensor, weights: LossWeights, con
     }
     total = weights.alpha * terms["mse"] + weights.beta * terms["content"] + weights.adversarial * terms["adv"]
     return total, terms
+
+
+def l1(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error (CARE's MAE, RCAN's and ESRGAN's PSNR-oriented L1)."""
+    return F.l1_loss(sr.float(), hr.float())
+
+
+def pixel_loss(kind: str, ssim_weight: float = 0.1):
+    """The pixel loss `kind` as a function (sr, hr) -> scalar, images N x C x H x W in [0, 1]: 'mse', 'l1', or
+    'mse_ssim' = MSE + ssim_weight * (1 - SSIM) (DFCAN, Qiao et al. 2021; SSIM as torchmetrics computes it:
+    Gaussian window 11, sigma 1.5, data range 1)."""
+    if kind == "mse":
+        return mse
+    if kind == "l1":
+        return l1
+    if kind == "mse_ssim":
+        from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+        def mse_ssim(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+            sr, hr = sr.float(), hr.float()
+            return F.mse_loss(sr, hr) + ssim_weight * (1 - ssim(sr, hr, data_range=1.0))
+        return mse_ssim
+    raise ValueError(f"unknown pixel loss {kind!r} (known: mse, l1, mse_ssim)")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, ValidationInfo, field_validator
 
 from msrgan.errors import fail
 
@@ -222,6 +222,8 @@ class GanLoss(Section):
     adversarial: float = Field(0.001, ge=0)           # adversarial weight (gamma)
     gan_type: Literal["vanilla", "lsgan", "ragan"] = "lsgan"
     content_blocks: tuple[int, ...] = (1, 2, 3, 4, 5)  # miniVGG19 blocks whose last conv the content loss compares
+    content_network: Literal["trained", "random"] = "trained"  # minivgg.pt as trained, or the same network with
+                                                      #   seeded random weights (the thesis's transferability test)
 
 
 class TrainSRGAN(Training):
@@ -232,6 +234,57 @@ class TrainSRGAN(Training):
     select: Literal["best", "last"] = "last"
     discriminator: DiscriminatorSection = DiscriminatorSection()
     loss: GanLoss = GanLoss()
+
+
+# ---------------------------------------------------------------- baselines
+BASELINE_ARCHS = ("srcnn", "care", "rcan", "dfcan", "rrdb", "srresnet")   # msrgan.models.architectures' names
+RESERVED = ("bicubic", "lanczos", "srresnet", "msrgan", "hr", "lr", "truth")   # the study's own method names
+
+
+class Baseline(Section):
+    """One same-budget baseline generator (train_baseline@<name>): trained with train_srresnet's iterations, batch
+    size, schedule and augmentation, its own architecture and pixel loss (and, if given, its own learning rate)."""
+    arch: Literal[BASELINE_ARCHS]
+    config: dict[str, int | float | bool | str] = {}   # the architecture's config fields (defaults: the module's)
+    loss: Literal["mse", "l1", "mse_ssim"] = "mse"     # mse_ssim: MSE + ssim_weight * (1 - SSIM), as DFCAN
+    ssim_weight: float = Field(0.1, ge=0)
+    lr: float | None = Field(None, gt=0)               # None: train_srresnet.lr
+
+
+class BaselineGan(Section):
+    """An adversarial baseline (train_baseline_gan@<name>, ESRGAN-style): train_srgan's code from the PSNR-trained
+    generator of the baseline `generator`, with train_srgan's params overridden by `train_srgan` (the same
+    miniVGG19 content loss unless overridden)."""
+    generator: str                                     # a key of baselines
+    train_srgan: dict = {}                             # overrides of train_srgan's keys (nested as there)
+
+
+def _baseline_names(value: dict) -> dict:
+    for name in value:
+        if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+            raise ValueError(f"{name!r}: a baseline's name must be a lower-case identifier (it names files)")
+        if name in RESERVED:
+            raise ValueError(f"{name!r} is one of the study's own methods; give the baseline another name")
+    return value
+
+
+class Baselines(RootModel[dict[str, Baseline]]):
+    # the default study's baselines: the two a 2-core CPU trains within the 25-minute budget (README)
+    root: dict[str, Baseline] = {"care": Baseline(arch="care", loss="l1"), "rcan": Baseline(arch="rcan", loss="l1")}
+    _names = field_validator("root")(_baseline_names)
+
+
+class BaselineGans(RootModel[dict[str, BaselineGan]]):
+    root: dict[str, BaselineGan] = {}
+    _names = field_validator("root")(_baseline_names)
+
+
+def srgan_params(base: dict, overrides: dict, key: str) -> "TrainSRGAN":
+    """train_srgan's raw section with `overrides` merged in (nested dicts key by key), validated; an unknown or
+    ill-typed key is a UserError naming it under `key`."""
+    def merged(a: dict, b: dict) -> dict:
+        return {**a, **{k: merged(a.get(k) or {}, v) if isinstance(v, dict) else v for k, v in b.items()}}
+    return parse_section("train_srgan", merged(base or {}, overrides), label=key)
 
 
 # ---------------------------------------------------------------- evaluate, segment
@@ -329,6 +382,8 @@ SECTIONS: dict[str, type[Section]] = {
     "train_judge": TrainJudge,
     "train_srresnet": TrainSRResNet,
     "train_srgan": TrainSRGAN,
+    "baselines": Baselines,
+    "baseline_gans": BaselineGans,
     "evaluate": Evaluate,
     "segment": Segment,
     "export": Export,
@@ -347,12 +402,13 @@ def section(name: str, path: str | Path = "params.yaml") -> tuple[int, Section]:
     return seed, parse_section(name, data.get(name) or {}, path)
 
 
-def parse_section(name: str, values: dict, path: str | Path = "params.yaml") -> Section:
+def parse_section(name: str, values: dict, path: str | Path = "params.yaml", label: str | None = None) -> Section:
+    """Section `name` validated from `values`; a bad key is a UserError naming it as `label` (default `name`)."""
     try:
         return SECTIONS[name].model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join([name, *(str(p) for p in err["loc"])])
+        key = ".".join([label or name, *(str(p) for p in err["loc"])])
         got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" and "input" in err else ""
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         fail(f"{path}: {key}: {message}{got}")

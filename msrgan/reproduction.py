@@ -15,11 +15,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from msrgan.evaluation.methods import all_methods
+from msrgan.evaluation.methods import all_methods, methods_in
 
 HELP = "compare this run's metrics/ with the published (committed) study, within tolerances"
 
-STUDIED = tuple(m.name for m in all_methods() if m.in_figures)     # bicubic and the generators
+STUDIED = tuple(m.name for m in all_methods() if m.in_figures)     # bicubic and the generators (and the
+                                                                   #   baselines the published study has)
 GENERATORS = tuple(m.name for m in all_methods() if m.model)
 
 # (file, methods, metric, tolerance): absolute differences allowed between a run and the published study
@@ -52,10 +53,13 @@ class Finding:
 
 
 def compare(published: dict[str, dict], run: dict[str, dict]) -> list[Finding]:
-    """One Finding per (file, method, metric) of TOLERANCES; `published` and `run` map file names to parsed JSON."""
+    """One Finding per (file, method, metric) of TOLERANCES, and for the baselines of the published study as for
+    STUDIED; `published` and `run` map file names to parsed JSON."""
     findings = []
+    baselines = tuple(m.name for m in methods_in(published.get("evaluate.json", {}))
+                      if m.in_figures and m.name not in STUDIED)
     for name, methods, metric, tolerance in TOLERANCES:
-        for method in methods:
+        for method in methods + (baselines if methods == STUDIED else ()):
             def value(data):
                 v = data.get(name, {}).get(method, {}).get(metric)
                 return float(v) if isinstance(v, (int, float)) else None

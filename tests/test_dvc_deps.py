@@ -10,7 +10,8 @@ import yaml
 
 from msrgan.codebase import ROOT, import_closure
 
-STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+# a foreach stage's template is under `do` (its script is stages/<stage>.py like any other's)
+STAGES = {name: spec.get("do", spec) for name, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()}
 
 
 def listed_code(deps: list[str]) -> set[str]:

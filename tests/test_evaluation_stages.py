@@ -85,6 +85,14 @@ def make_models(root: Path, seed: int = 0) -> Path:
     return root
 
 
+def add_baseline(models: Path, name: str = "care") -> None:
+    """A tiny CARE U-Net as the same-budget baseline `name` (data/models/baselines/<name>.pt)."""
+    from msrgan.models.architectures import build_generator
+    torch.manual_seed(3)
+    (models / "baselines").mkdir(exist_ok=True)
+    save_generator(models / "baselines" / f"{name}.pt", build_generator("care", {"features": 4}))
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     from msrgan.evaluation.evaluate import evaluate
@@ -94,7 +102,9 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     processed = make_processed(root / "processed")
     models = make_models(root / "models")
-    evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics")
+    add_baseline(models)
+    evaluate(parse_section("evaluate", {"bootstrap": 200}), 1, processed, models, root / "sr", root / "metrics",
+             baselines=["care"])
     segment_study(parse_section("segment", {"bootstrap": 200, "match_iou": 0.6}), 1, processed, root / "sr",
                   root / "metrics", root / "segmentation")
     report(root / "metrics", processed, root / "sr", 4, root / "segmentation", 3)
@@ -103,7 +113,7 @@ def study(tmp_path_factory):
 
 def test_evaluate_writes_sr_images_metrics_and_figures(study):
     summary = json.loads((study / "metrics" / "evaluate.json").read_text())
-    assert set(summary) == {"bicubic", "lanczos", "srresnet", "msrgan", "hr"}
+    assert set(summary) == {"bicubic", "lanczos", "srresnet", "msrgan", "care", "hr"}
     assert set(summary["hr"]) == {"judge_map"}   # the judge on HR itself: the task's ceiling
     hr_map = summary.pop("hr")["judge_map"]
     assert 0 <= hr_map <= 1
@@ -112,7 +122,7 @@ def test_evaluate_writes_sr_images_metrics_and_figures(study):
         assert 0 <= method["judge_map"] <= 1 and method["kid_std"] >= 0 and np.isfinite(method["kid"])
         assert method["hf_power_dev"] >= 0 and 0 < method["vif"] and method["ms_ssim"] <= 1
     table = pd.read_csv(study / "metrics" / "evaluate_per_image.csv")
-    assert len(table) == 6 * 4
+    assert len(table) == 6 * 5
     for row in table.itertuples():   # each score is the known computation on the very images kept in data/sr
         hr = read_png_rgb(study / "processed" / "test" / "hr" / f"{row.id}.png")
         sr = read_png_rgb(study / "sr" / row.method / f"{row.id}.png")
@@ -127,7 +137,7 @@ def test_evaluate_writes_sr_images_metrics_and_figures(study):
     lr = read_png_rgb(study / "processed" / "test" / "lr" / "fov000.png")
     assert sr.shape == hr.shape
     assert np.array_equal(sr, cv2.resize(lr, (96, 96), interpolation=cv2.INTER_CUBIC))
-    assert sorted(p.name for p in (study / "sr").iterdir()) == ["bicubic", "lanczos", "msrgan", "srresnet"]
+    assert sorted(p.name for p in (study / "sr").iterdir()) == ["bicubic", "care", "lanczos", "msrgan", "srresnet"]
     # the zero-initialised residual SRResNet is bicubic up to torch/OpenCV rounding
     assert abs(summary["srresnet"]["psnr"] - summary["bicubic"]["psnr"]) < 0.5
     # the independent judges: bicubic is far too smooth in the high band, the per-image columns are in the table
@@ -135,35 +145,42 @@ def test_evaluate_writes_sr_images_metrics_and_figures(study):
     for column in ("hf_power_r", "hf_power_g", "hf_power_b", "hf_power_dev", "lsd", "judge_distance", "vif", "ms_ssim"):
         assert table[column].notna().all(), column
     spectra = json.loads((study / "metrics" / "spectra.json").read_text())
-    assert set(spectra["power"]) == {"hr", "bicubic", "lanczos", "srresnet", "msrgan"}
+    assert set(spectra["power"]) == {"hr", "bicubic", "lanczos", "srresnet", "msrgan", "care"}
     assert len(spectra["power"]["hr"]) == 3 and len(spectra["power"]["hr"][0]) == len(spectra["frequency"]) == 49
     for png in ("examples.png", "metric_distributions.png", "frc_curves.png", "power_spectra.png"):
         assert (study / "metrics" / png).stat().st_size > 10_000
     tests = json.loads((study / "metrics" / "evaluate_tests.json").read_text())
     assert {(t["method"], t["baseline"]) for t in tests["tests"]} == {
-        ("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet")}
+        ("srresnet", "bicubic"), ("msrgan", "bicubic"), ("msrgan", "srresnet"), ("msrgan", "care"),
+        ("srresnet", "care")}
+    costs = json.loads((study / "metrics" / "costs.json").read_text())["methods"]
+    for method in ("srresnet", "msrgan", "care"):   # measured on this machine: present and positive
+        assert costs[method]["parameters"] > 0 and costs[method]["macs_per_pixel"] > 0, costs[method]
+        assert costs[method]["upscale_mp_per_s"] > 0
 
 
 def test_segment_scores_against_truth_and_the_report_stage_writes_the_report(study):
     result = json.loads((study / "metrics" / "segment.json").read_text())
     assert result["reference"] == {"nuclei": "truth", "cells": "truth", "n_images": 6, "match_iou": 0.6}
-    for method in ("hr", "bicubic", "srresnet", "msrgan"):
+    for method in ("hr", "bicubic", "srresnet", "msrgan", "care"):
         assert 0.6 < result[method]["nuclei_dice"] <= 1, (method, result[method])
         assert 0 <= result[method]["cells_f1"] <= 1
     assert result["hr"]["nuclei_dice"] > 0.85
-    assert set(result["tests"]) == {"srresnet_vs_bicubic", "msrgan_vs_bicubic", "msrgan_vs_srresnet"}
+    assert set(result["tests"]) == {"srresnet_vs_bicubic", "msrgan_vs_bicubic", "msrgan_vs_srresnet",
+                                    "msrgan_vs_care", "srresnet_vs_care"}
     headline = result["tests"]["msrgan_vs_bicubic"]["nuclei_dice"]
     assert set(headline) == {"median_diff", "p_holm"} and 0 <= headline["p_holm"] <= 1
     details = json.loads((study / "metrics" / "segment_tests.json").read_text())["tests"]
-    assert len(details) == 3 * 8   # 3 comparisons x (Dice, IoU, F1, count error) x (nuclei, cells)
+    assert len(details) == 5 * 8   # 5 comparisons x (Dice, IoU, F1, count error) x (nuclei, cells)
     for t in details:
         assert t["ci_low"] <= t["median_diff"] <= t["ci_high"] and t["p"] <= t["p_holm"] <= 1
     report = (study / "metrics" / "report.md").read_text()
     for needle in ("examples.png", "segmentation_overlay.png", "PSNR", "Dice", "Wilcoxon", "true masks",
-                   "object F1 (IoU > 0.6)", "match at IoU > 0.6", "Grid pattern", "On flat fields"):
+                   "object F1 (IoU > 0.6)", "match at IoU > 0.6", "Grid pattern", "On flat fields",
+                   "The methods ranked, with their cost", "CARE"):
         assert needle in report, needle
     kept = sorted((study / "segmentation").rglob("*.png"))
-    assert len(kept) == 6 * 4 * 2                                   # images x (HR + 3 methods) x (nuclei, cells)
+    assert len(kept) == 6 * 5 * 2                                   # images x (HR + 4 methods) x (nuclei, cells)
     from msrgan.imageio import read_image
     from msrgan.segmentation.segment import segment
     image = read_png_rgb(study / "sr" / "msrgan" / "fov000.png")

@@ -13,7 +13,8 @@ from msrgan.atomic import atomic_dir, atomic_path, write_text
 from msrgan.data.processed import check_pair, training_data_meta
 from msrgan.errors import fail
 from msrgan.evaluation.measures import Context, image_values, per_image, tested
-from msrgan.evaluation.methods import COMPARISONS, all_methods
+from msrgan.evaluation.cost import network_cost, timed_field, upscale_speed
+from msrgan.evaluation.methods import all_methods, comparisons
 from msrgan.evaluation.judges import IndependentJudge, NetworkJudges
 from msrgan.evaluation.metrics import PerceptualDistance, flat_field_pattern, frc_curve, psnr, ssim
 from msrgan.evaluation.spectrum import HIGH_BAND, mean_radial_spectrum
@@ -29,12 +30,14 @@ CHUNK = 64   # test images in memory at once (with their SR images by every meth
 
 
 def evaluate(params, seed: int, processed: str | Path = "data/processed", models: str | Path = "data/models",
-             sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics") -> pd.DataFrame:
+             sr_out: str | Path = "data/sr", metrics_dir: str | Path = "metrics", baselines=()) -> pd.DataFrame:
     """Write data/sr/<method>/<id>.png, metrics/evaluate.json (means of every metric of measures.py, each method's grid
     pattern on flat fields, KID and the judge's mAP, HR's mAP and, where the test split has independent LR
-    acquisitions, the scores on those), evaluate_per_image.csv, evaluate_tests.json, frc_curves.json and
-    spectra.json (the report stage draws the figures); return the per-image table. The test split is read CHUNK
-    images at a time, so its size is not bounded by memory."""
+    acquisitions, the scores on those), evaluate_per_image.csv, evaluate_tests.json, frc_curves.json,
+    spectra.json (the report stage draws the figures) and costs.json (timings: not a metric); return the per-image
+    table. `baselines`: the names of the same-budget baselines (data/models/baselines/<name>.pt) to evaluate
+    beside the study's methods. The test split is read CHUNK images at a time, so its size is not bounded by
+    memory."""
     torch.manual_seed(seed)
     models, metrics_dir = Path(models), Path(metrics_dir)
     items = load_test_split(processed)
@@ -42,7 +45,11 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     scale = test_scale(items[0])
     runtime = pick_runtime(params.device, params.precision, key="evaluate.device")
     device = str(runtime.device)
-    methods = upscalers(all_methods(), models, scale, runtime)
+    studied = all_methods(baselines)
+    for m in studied:
+        if m.model and not (models / m.model).is_file():
+            fail(f"{models / m.model}: generator file of {m.label} not found (run its training stage)")
+    methods = upscalers(studied, models, scale, runtime)
     context = Context(tuple(params.nrmse_percentiles), params.frc_threshold, domain)
     judges = network_judges(params, models, device)
 
@@ -74,7 +81,7 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     bar.close()
     table = pd.DataFrame([row for _, row in sorted(rows, key=lambda r: r[0])], columns=["id", "method", *per_image()])
     summary = summarise(table, methods, judges, acquired, seed)
-    tests = compare(table, tested(), COMPARISONS, seed=seed, n_boot=params.bootstrap, alpha=params.alpha)
+    tests = compare(table, tested(), comparisons(studied), seed=seed, n_boot=params.bootstrap, alpha=params.alpha)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     write_text(metrics_dir / "evaluate.json", json.dumps(summary, indent=2) + "\n")
     write_text(metrics_dir / "evaluate_tests.json",
@@ -84,7 +91,20 @@ def evaluate(params, seed: int, processed: str | Path = "data/processed", models
     with atomic_path(metrics_dir / "evaluate_per_image.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     curves.write(metrics_dir, params.frc_threshold, scale)
+    write_text(metrics_dir / "costs.json", json.dumps(costs(studied, methods, models, read_png_rgb(items[0].lr),
+                                                            scale, str(runtime.device)), indent=2) + "\n")
     return table
+
+
+def costs(studied, methods: dict, models: Path, lr: np.ndarray, scale: int, device: str) -> dict:
+    """costs.json: per method its parameters and multiply-adds per output pixel (generators) and its upscale speed
+    on one field (the first test LR image repeated to FIELD_LR pixels) on `device`, all in this run."""
+    field = timed_field(lr)
+    out = {"device": device, "field": list(field.shape[:2]), "methods": {}}
+    for m in studied:
+        cost = network_cost(models / m.model) if m.model else {"parameters": 0, "macs_per_pixel": None}
+        out["methods"][m.name] = {**cost, "upscale_mp_per_s": upscale_speed(methods[m.name], field, scale)}
+    return out
 
 
 def network_judges(params, models: Path, device: str) -> NetworkJudges:

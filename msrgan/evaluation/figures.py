@@ -14,7 +14,7 @@ from scipy import ndimage as ndi  # noqa: E402
 
 from msrgan.atomic import atomic_path  # noqa: E402
 from msrgan.evaluation.measures import all_metrics  # noqa: E402
-from msrgan.evaluation.methods import all_methods, colour, label as name  # noqa: E402
+from msrgan.evaluation.methods import colour, label as name, methods_in  # noqa: E402
 
 
 def save(fig, path: str | Path, dpi: int = 110) -> None:
@@ -45,7 +45,7 @@ def zoom_box(hr: np.ndarray, frac: float = 0.3) -> tuple[int, int, int]:
 def examples_grid(path, items, lrs, hrs, srs: dict[str, list[np.ndarray]], table: pd.DataFrame, n: int) -> None:
     """Rows of LR | Bicubic | SRResNet | mSRGAN | HR for test images spread from worst to best mSRGAN PSNR, each
     followed by a row of the same zoomed window (marked by the box)."""
-    methods = [m.name for m in all_methods() if m.in_figures and m.name in srs]
+    methods = [m.name for m in methods_in(srs) if m.in_figures]
     ids = [it.id for it in items]
     key = "msrgan" if "msrgan" in srs else methods[-1]
     psnr = table[table["method"] == key].set_index("id")["psnr"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from msrgan.data.processed import INDEX, image_path, read_domain, read_index
 from msrgan.errors import fail
-from msrgan.evaluation.methods import all_methods, label
+from msrgan.evaluation.methods import label, methods_in
 from msrgan.imageio import image_size
 from msrgan.tiffmeta import microns
 
@@ -36,7 +36,7 @@ def evaluation_table(evaluation: dict, source: str = "metrics/evaluate.json") ->
     number."""
     if not isinstance(evaluation, dict):
         fail(f"{source}: expected an object of methods")
-    rows = [m.name for m in all_methods() if m.in_figures and m.name in evaluation]
+    rows = [m.name for m in methods_in(evaluation) if m.in_figures]
     if not rows:
         return ""
     lines = ["| | " + " | ".join(COLUMNS.values()) + " |", "|---|" + "---:|" * len(COLUMNS)]

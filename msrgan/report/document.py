@@ -13,7 +13,7 @@ from msrgan.atomic import write_text
 from msrgan.errors import fail
 from msrgan.evaluation import figures
 from msrgan.evaluation.measures import all_metrics
-from msrgan.evaluation.methods import COMPARISONS, all_methods, label
+from msrgan.evaluation.methods import COMPARISONS, comparisons, label, methods_in
 from msrgan.evaluation.testset import load_test_split
 from msrgan.imageio import read_image, read_png_rgb
 from msrgan.params import Evaluate
@@ -224,7 +224,7 @@ def overlay_row(item, sr: Path, segmentation: Path, reference: dict) -> tuple:
         if not path.is_file():
             fail(f"{path}: not found (run the segment stage again)")
         return read_image(path)
-    methods = ("hr", *(m.name for m in all_methods() if m.in_figures))
+    methods = ("hr", *(m.name for m in methods_in(p.name for p in sr.iterdir()) if m.in_figures))
     images = {"hr": read_png_rgb(item.hr), **{m: read_png_rgb(sr / m / f"{item.id}.png") for m in methods[1:]}}
     found = {m: {t: labels(m, t) for t in ("nuclei", "cells")} for m in methods}
     truth = {"nuclei": item.nuclei_mask, "cells": item.cell_mask}
@@ -232,9 +232,70 @@ def overlay_row(item, sr: Path, segmentation: Path, reference: dict) -> tuple:
     return item.id, images, found, refs
 
 
+def baseline_pairs(studied) -> list[tuple[str, tuple]]:
+    """(title, pairs) of the paired-test tables: the study's own comparisons, then mSRGAN and the SRResNet against
+    each same-budget baseline (one table each, so a table stays readable however many baselines there are)."""
+    pairs = comparisons(studied)
+    own = [p for p in pairs if p in COMPARISONS]
+    return [("", tuple(own))] + [(f", {label(lead)} against the baselines", tuple(p for p in pairs if p[0] == lead
+                                                                                and p not in own))
+                                 for lead in ("msrgan", "srresnet") if any(p[0] == lead and p not in own
+                                                                           for p in pairs)]
+
+
+TRAINING_DIRS = {"srresnet": "train_srresnet", "msrgan": "train_srgan"}   # a baseline's: baselines/<name>
+GAN_STARTS = {"msrgan": "srresnet"}   # a GAN's PSNR-trained start, whose training it adds to
+
+
+def training_cost(metrics_dir: Path, method: str) -> str:
+    """'iterations x seconds per iteration' of the method's training stage (metrics/<stage>.json and its dvclive
+    metrics.json), with its start's for a GAN phase; '–' for an interpolation or a run without timings."""
+    folder = TRAINING_DIRS.get(method, f"baselines/{method}")
+    summary, timing = metrics_dir / f"{folder}.json", metrics_dir / folder / "metrics.json"
+    if not summary.is_file() or not timing.is_file():
+        return "–"
+    its, spi = _load(summary).get("iterations"), _load(timing).get("seconds_per_iteration")
+    if its is None or spi is None:
+        return "–"
+    own = f"{its} × {spi:.2f} s"
+    start = GAN_STARTS.get(method) or (_load(summary).get("start") if "loss" in _load(summary) else None)
+    return f"{training_cost(metrics_dir, start)} + {own}" if start else own
+
+
+def ranking_section(evaluate: dict, eval_tests: dict, metrics_dir: Path) -> list[str]:
+    """Every method ranked by PSNR, beside the independent judges, mSRGAN's paired verdicts against it and its cost
+    (metrics/costs.json: parameters, multiply-adds per output pixel, upscale speed in this run; training time per
+    iteration from the training stages)."""
+    costs = _load(metrics_dir / "costs.json") if (metrics_dir / "costs.json").is_file() else {}
+    studied = [m for m in methods_in(evaluate) if evaluate[m.name].get("psnr") is not None]
+    studied.sort(key=lambda m: -evaluate[m.name]["psnr"])
+    lines = ["## The methods ranked, with their cost", "",
+             "| rank | method | PSNR [dB] ↑ | SSIM ↑ | judge distance ↓ | KID ↓ | mSRGAN vs it: PSNR, judge distance "
+             "| parameters | multiply-adds per output pixel | training (iterations × time) | upscale [MP/s] |",
+             "|---:|---|---:|---:|---:|---:|---|---:|---:|---|---:|"]
+    for rank, m in enumerate(studied, start=1):
+        e, c = evaluate[m.name], costs.get("methods", {}).get(m.name, {})
+        vs = ", ".join(verdict(eval_tests[("msrgan", m.name, k)]) if ("msrgan", m.name, k) in eval_tests else "–"
+                       for k in ("psnr", "judge_distance")) if m.name != "msrgan" else "–"
+        macs = c.get("macs_per_pixel")
+        lines.append(f"| {rank} | {m.label} | {_fmt(e.get('psnr'), 2)} | {_fmt(e.get('ssim'), 3)} | "
+                     f"{_fmt(e.get('judge_distance'), 3)} | {_fmt(e.get('kid'), 1)} | {vs} | "
+                     f"{c.get('parameters', 0):,} | {f'{macs / 1e3:.1f} k' if macs else '–'} | "
+                     f"{training_cost(metrics_dir, m.name) if m.model else '–'} | "
+                     f"{_fmt(c.get('upscale_mp_per_s'), 2)} |")
+    if costs:
+        lines += ["", f"Cost measured in this run on {costs.get('device', '?')}: upscale speed on the same "
+                  f"{'x'.join(map(str, costs.get('field', [])))} LR field for every method (best of 3), as `msrgan "
+                  "upscale` runs it; training time per iteration from each training stage (batch and iterations "
+                  "as params.yaml says; the baselines share the SRResNet's budget). Multiply-adds: convolutions and "
+                  "matrix products (FFTs not counted)."]
+    return lines + [""]
+
+
 def image_sections(evaluate: dict, eval_tests: dict, n: int) -> list[str]:
     """The image-quality tables: means per judge group, then the paired tests."""
-    columns = [m.name for m in all_methods()]
+    studied = methods_in(evaluate)
+    columns = [m.name for m in studied]
     lines = [f"## Image quality on the test split ({n} images, means)", ""]
     for group, title in JUDGES.items():
         rows = {m.key: (m.label + (f" [{m.unit}]" if m.unit else ""), m.higher, m.digits)
@@ -243,10 +304,11 @@ def image_sections(evaluate: dict, eval_tests: dict, n: int) -> list[str]:
             lines += [f"**{title}**", "", *table_means(evaluate, columns + (["hr"] if group == "independent" else []),
                                                        rows), ""]
     lines += ["↑ higher is better, ↓ lower is better, →1: best at 1 (HR's own value); bold: the best method. "
-              "Lanczos is a second interpolation baseline; the HR column holds the judge's mAP on HR itself.", "",
-              "### Paired tests, image quality", "",
-              *table_tests(eval_tests, {m.key: (m.label, m.digits) for m in all_metrics()}, COMPARISONS), "",
-              TESTS_LEGEND, ""]
+              "Lanczos is a second interpolation baseline; the HR column holds the judge's mAP on HR itself.", ""]
+    for title, pairs in baseline_pairs(studied):
+        lines += [f"### Paired tests, image quality{title}", "",
+                  *table_tests(eval_tests, {m.key: (m.label, m.digits) for m in all_metrics()}, pairs), "",
+                  TESTS_LEGEND, ""]
     return lines
 
 
@@ -263,10 +325,12 @@ def write_report(metrics_dir: str | Path = "metrics") -> str:
     ref_text = {"truth": "the true masks", "hr_segmentation": "the HR segmentation (no true masks in this data)"}
     rows = {f"{t}_{s.key}": (f"{t} {s.label.format(iou=iou)}", s.higher, 3) for t in ("nuclei", "cells")
             for s in SEGMENTATION_SCORES}
-    seg_columns = ["hr", *(m.name for m in all_methods() if m.in_figures)]
+    studied = methods_in(evaluate)
+    seg_columns = ["hr", *(m.name for m in studied if m.in_figures)]
     lines = ["# mSRGAN study: results", "",
              "_Generated by the `report` stage from `metrics/*.json`; do not edit by hand._", "",
              "## Summary", "", summary_paragraph(evaluate, eval_tests, segment, seg_tests, n, alpha), "",
+             *ranking_section(evaluate, eval_tests, metrics_dir),
              *image_sections(evaluate, eval_tests, n),
              f"## Segmentation ({ref.get('n_images', n)} images; nuclei against "
              f"{ref_text.get(ref.get('nuclei'), '?')}, cells against {ref_text.get(ref.get('cells'), '?')})", "",
@@ -274,9 +338,10 @@ def write_report(metrics_dir: str | Path = "metrics") -> str:
     if "hr" in segment:
         lines += ["HR: the same segmentation on the true high-resolution image, the best any upscaling can hope "
                   "for here (not counted for bold).", ""]
-    lines += ["### Paired tests, segmentation", "",
-              *table_tests(seg_tests, {k: (v[0], 3) for k, v in rows.items()}, COMPARISONS), "", TESTS_LEGEND, "",
-              "## Figures", ""]
+    for title, pairs in baseline_pairs([m for m in studied if m.in_figures]):
+        lines += [f"### Paired tests, segmentation{title}", "",
+                  *table_tests(seg_tests, {k: (v[0], 3) for k, v in rows.items()}, pairs), "", TESTS_LEGEND, ""]
+    lines += ["## Figures", ""]
     for file, caption in FIGURES:
         if (metrics_dir / file).is_file():
             lines += [f"**{caption}**", "", f"![{caption}]({file})", ""]

@@ -16,16 +16,20 @@ from msrgan.imageio import read_image, read_png_rgb, write_png
 from msrgan.params import Segment
 from msrgan.segmentation.scores import SEGMENTATION_SCORES, scores
 from msrgan.segmentation.segment import segment
-from msrgan.evaluation.methods import COMPARISONS, all_methods
+from msrgan.evaluation.methods import comparisons, methods_in
 from msrgan.statistics import as_records, compare, finite_or_none
 
 TARGETS = ("nuclei", "cells")
 SCORES = {s.key: s.higher for s in SEGMENTATION_SCORES}   # name -> higher is better
 
 
-def sr_methods() -> tuple[str, ...]:
-    """The methods whose images are segmented (the catalogue's, but for image-metrics-only baselines)."""
-    return tuple(m.name for m in all_methods() if m.in_figures)
+def sr_methods(sr_dir: Path) -> tuple:
+    """The methods whose images are segmented: those evaluate upscaled with (data/sr's folders), in the study's
+    order, but for image-metrics-only ones (Lanczos)."""
+    names = [p.name for p in Path(sr_dir).iterdir() if p.is_dir()] if Path(sr_dir).is_dir() else []
+    if not names:
+        fail(f"{sr_dir}: no upscaled images (run evaluate first)")
+    return tuple(m for m in methods_in(names) if m.in_figures)
 
 
 def _mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
@@ -44,7 +48,8 @@ def segment_study(params: Segment, seed: int, processed: str | Path = "data/proc
     # the truth where every test image has it, else the segmentation of HR (said in the output)
     reference = {"nuclei": "truth" if all(it.nuclei_mask for it in items) else "hr_segmentation",
                  "cells": "truth" if all(it.cell_mask for it in items) else "hr_segmentation"}
-    methods = (("hr",) if "truth" in reference.values() else ()) + sr_methods()
+    studied = sr_methods(sr_dir)
+    methods = (("hr",) if "truth" in reference.values() else ()) + tuple(m.name for m in studied)
 
     rows = []
     with atomic_dir(labels_out) as kept:
@@ -57,7 +62,7 @@ def segment_study(params: Segment, seed: int, processed: str | Path = "data/proc
     for m in methods:
         part = table[table["method"] == m]
         summary[m] = {c: finite_or_none(part[c].mean()) for c in score_columns if part[c].notna().any()}
-    tests = compare(table, {f"{t}_{s}": h for t in TARGETS for s, h in SCORES.items()}, COMPARISONS, seed=seed,
+    tests = compare(table, {f"{t}_{s}": h for t in TARGETS for s, h in SCORES.items()}, comparisons(studied), seed=seed,
                     n_boot=params.bootstrap, alpha=params.alpha)
     records = as_records(tests)
     # the headline numbers of each test here (dvc metrics diff stays readable), every detail in segment_tests.json
@@ -82,7 +87,7 @@ def segment_item(item: TestImage, params: Segment, sr_dir: Path, reference: dict
     per method."""
     hr = read_png_rgb(item.hr)
     images = {"hr": hr}
-    for m in sr_methods():
+    for m in (m for m in methods if m != "hr"):
         path = sr_dir / m / f"{item.id}.png"
         if not path.is_file():
             fail(f"{path}: SR image missing (run the evaluate stage first)")

@@ -11,7 +11,7 @@ from msrgan.data.processed import training_data_meta
 from msrgan.losses import ContentLoss, LossWeights, discriminator_loss, generator_loss
 from msrgan.models.discriminator import Discriminator, DiscriminatorConfig
 from msrgan.models.generatorfile import load_generator, save_generator
-from msrgan.models.minivgg import load_minivgg
+from msrgan.models.minivgg import MiniVGG, load_minivgg
 from msrgan.params import TrainSRGAN
 from msrgan.train.checkpoint import run_hash, state_digest, weights_digest
 from msrgan.train.dataset import fingerprint, training_batch
@@ -70,15 +70,20 @@ def gan_step(p: GanParts, hr: torch.Tensor, lr_image: torch.Tensor, rt) -> dict[
 
 
 def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", models="data/models",
-                metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None) -> dict:
+                metrics="metrics", checkpoints="data/checkpoints", stop_at: int | None = None,
+                start: Path | None = None, out: Path | None = None, stage: str = STAGE, load=load_generator,
+                live_dir: Path | None = None, metrics_json: Path | None = None,
+                checkpoint_dir: Path | None = None) -> dict:
     """GAN training from models/srresnet.pt with the frozen models/minivgg.pt; writes generator.pt and
-    metrics/train_srgan.json (the discriminator is only in the checkpoint: nothing after training reads it)."""
+    metrics/train_srgan.json (the discriminator is only in the checkpoint: nothing after training reads it).
+    Another generator (a baseline's) starts from `start`, read by `load`, and goes to `out` under `stage`'s name,
+    with its dvclive folder, summary and checkpoints where the other arguments say."""
     models = Path(models)
-    srresnet_path, vgg_path = models / "srresnet.pt", models / "minivgg.pt"
-    with training_session(STAGE, params, seed, processed) as (world, rt, train, val):
-        generator, _ = load_generator(srresnet_path)
+    srresnet_path, vgg_path = start or models / "srresnet.pt", models / "minivgg.pt"
+    with training_session(stage, params, seed, processed) as (world, rt, train, val):
+        generator, _ = load(srresnet_path)
         generator = rt.model(generator.train())
-        vgg, _ = load_minivgg(vgg_path)
+        vgg = content_network(vgg_path, params.loss.content_network, seed)
         content = ContentLoss(rt.model(vgg), params.loss.content_blocks)
         side = train.hr_size
         d = params.discriminator
@@ -102,11 +107,11 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
             sched_d.step()
             return out
 
-        live = Live(Path(metrics) / STAGE, world.main)
-        key = run_hash(__name__, stage=STAGE, seed=seed, params=params, data=fingerprint(processed), world=world.size,
+        live = Live(live_dir or Path(metrics) / STAGE, world.main)
+        key = run_hash(__name__, stage=stage, seed=seed, params=params, data=fingerprint(processed), world=world.size,
                        srresnet=state_digest(generator), minivgg=state_digest(vgg))
-        result = run_loop(stage=STAGE, params=params, seed=seed, world=world, run_hash=key,
-                          checkpoints=Path(checkpoints) / STAGE,
+        result = run_loop(stage=stage, params=params, seed=seed, world=world, run_hash=key,
+                          checkpoints=checkpoint_dir or Path(checkpoints) / STAGE,
                           state={"generator": generator, "discriminator": disc, "opt_g": opt_g, "opt_d": opt_d,
                                  "sched_g": sched_g, "sched_d": sched_d},
                           step=step, validate=lambda: validate_generator(generator, val, rt), keep="generator",
@@ -115,7 +120,21 @@ def train_srgan(params: TrainSRGAN, seed: int, *, processed="data/processed", mo
         if world.main:
             summary |= generator_summary(result, params, bicubic_metrics(val), rt, world.size)
             summary["loss"] = loss.model_dump(mode="json")
-            save_generator(models / "generator.pt", generator, stage=STAGE, val=result.selected,
+            if start is not None:   # a baseline's GAN phase: whose PSNR-trained generator it started from
+                summary["start"] = Path(start).stem
+            save_generator(out or models / "generator.pt", generator, stage=stage, val=result.selected,
                            selected_iteration=result.selected_step, loss=summary["loss"], **training_data_meta(processed))
             live.image("val_samples.png", sample_strip(generator, val, rt))
-        return finish_stage(world, live, result, summary, Path(metrics) / f"{STAGE}.json")
+        return finish_stage(world, live, result, summary, metrics_json or Path(metrics) / f"{STAGE}.json")
+
+
+def content_network(path: Path, kind: str, seed: int) -> MiniVGG:
+    """The frozen network of the content loss: the miniVGG19 in `path` as trained ('trained'), or ('random') the
+    same architecture with the weights of a fresh seeded initialisation (PyTorch's default init, seed + 2, so
+    neither the miniVGG19's nor the judge's seed): features that never saw microscopy, at the same feature scale."""
+    vgg, _ = load_minivgg(path)
+    if kind == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 2)
+            vgg = MiniVGG(vgg.config).eval().requires_grad_(False)
+    return vgg
