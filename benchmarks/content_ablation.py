@@ -26,11 +26,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gan_levers  # noqa: E402  (its runs and its scoring)
 
-VARIANTS = {"default": "trained miniVGG19", "content-random": "random-weight miniVGG19", "content-none": "no content (beta 0)"}
+VARIANTS = {"default": "trained miniVGG19", "content-random": "random-weight miniVGG19",
+            "content-random-scaled": "random, beta x 3e4", "content-none": "no content (beta 0)"}
 # measure -> (label, higher is better); KID has no per-image value: its spread over seeds is shown instead
 MEASURES = {"psnr": ("PSNR [dB]", True), "ssim": ("SSIM", True), "judge_distance": ("judge distance", False),
             "hf_power_dev": ("high-band power dev. [oct]", False), "lsd": ("log-spectral dist.", False)}
-PAIRS = (("default", "content-random"), ("default", "content-none"))
+PAIRS = (("default", "content-random"), ("default", "content-random-scaled"), ("default", "content-none"))
 
 
 def summary(runs: dict[tuple[str, int], dict]) -> pd.DataFrame:
